@@ -1,0 +1,68 @@
+"""The one interface every method (OneGAN and each baseline) offers the benchmark.
+
+Conventions (the same as ``onegan.inference``):
+- images are float tensors (N, 3, H, W) in [0, 1], on the method's device or CPU;
+- ``segment`` returns soft foreground masks (N, 1, H, W) in [0, 1] at the input's resolution;
+- ``cluster`` returns ``Clusters(child, parent)``, int64 tensors (N,) (``parent`` may be None);
+- ``generate(child, parent, z)`` returns images (N, 3, S, S) in [0, 1]; ``parent`` defaults to the
+  fixed child->parent map, ``z`` to standard normal noise.
+A method declares what it can do in ``tasks``; calling anything else raises TaskNotSupported,
+which the benchmark renders as the paper's ✗.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+
+Task = Literal["generate", "segment", "cluster"]
+TASKS: tuple[Task, ...] = ("generate", "segment", "cluster")
+
+
+class TaskNotSupported(NotImplementedError):
+    """The method cannot perform this task (✗ in the paper's tables)."""
+
+
+@dataclass
+class Clusters:
+    child: torch.Tensor
+    parent: torch.Tensor | None = None
+
+
+class Method:
+    """Base class: override the tasks you support and list them in ``tasks``."""
+
+    name: ClassVar[str] = "method"
+    tasks: ClassVar[frozenset[str]] = frozenset()
+
+    num_classes: int = 0
+    num_parents: int = 0
+
+    def generate(self, child: torch.Tensor, parent: torch.Tensor | None = None,
+                 z: torch.Tensor | None = None) -> torch.Tensor:
+        raise TaskNotSupported(f"{self.name} cannot generate images")
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        raise TaskNotSupported(f"{self.name} cannot segment images")
+
+    def cluster(self, images: torch.Tensor) -> Clusters:
+        raise TaskNotSupported(f"{self.name} cannot cluster images")
+
+    def can(self, task: str) -> bool:
+        return task in self.tasks
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What the benchmark asks of a trainable method: where the data is, which preset, where to write."""
+
+    data: Path
+    out: Path
+    preset: str = "tiny"
+    seed: int = 0
+    resume: bool = True
+    device: str | None = None
+    max_minutes: float | None = None

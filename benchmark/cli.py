@@ -1,0 +1,54 @@
+"""The ``bench`` command. Each subcommand lives in its stage's own module, which exposes
+``configure(parser)`` and ``main(args) -> int``; this file only dispatches (lazily, so ``bench prep``
+never pays for importing the model code)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from data_prep.errors import UserError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "prep": ("data_prep.cli", "prepare a dataset (CUB, Dogs, Cars or the synthetic default)"),
+    "train": ("onegan.cli", "train OneGAN on a prepared dataset"),
+    "train-evaluator": ("benchmark.evaluator_cli", "train the classifier that scores generation"),
+    "run": ("benchmark.run", "train what is missing and evaluate methods on a task (Tables 1-3)"),
+    "table": ("benchmark.table", "render Tables 1-3 from result records (LaTeX / Markdown)"),
+    "check": ("benchmark.check", "CI regression check of the smoke preset against results/reference"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser.set_defaults(_module=module_name)
+        # Configure lazily only for the chosen subcommand (see main); help still lists all.
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        sub_parser = argparse.ArgumentParser(prog=f"bench {argv[0]}", description=SUBCOMMANDS[argv[0]][1])
+        module.configure(sub_parser)
+        args = sub_parser.parse_args(argv[1:])
+        try:
+            return int(module.main(args) or 0)
+        except UserError as err:
+            print(f"bench {argv[0]}: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"bench {argv[0]}: interrupted; completed work is kept, rerun to resume", file=sys.stderr)
+            return 130
+    parser.parse_args(argv)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
