@@ -14,7 +14,7 @@ from data_prep.prepared import Prepared, parent_of
 
 
 def _to_tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1).float().div_(255.0)
 
 
 class ObjectImages(Dataset):
