@@ -1,0 +1,202 @@
+"""OneGAN configuration: dataclasses with named presets and named ablations (Tables 1-3).
+
+``OneGANConfig.preset(name, num_classes, num_parents)`` builds ``paper`` (the paper's §5 scale),
+``tiny`` (CPU demo) or ``smoke`` (CI, a few dozen iterations); ``config.with_ablation(name)``
+returns a copy with one of the paper's ablation rows switched on (``ABLATIONS`` lists them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from data_prep.errors import UserError
+
+Normalization = Literal["glu-lnorm", "glu-inorm", "lnorm", "inorm"]
+NORMALIZATIONS: tuple[str, ...] = ("glu-lnorm", "glu-inorm", "lnorm", "inorm")
+
+
+class UnknownPresetError(UserError, ValueError):
+    """A preset or ablation name that does not exist."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the sub-networks (FineGAN widths at paper scale: ngf = ndf = 64, d_z = 100).
+
+    The pre-images A_bg, A_fg and bypasses B_bg, B_fg live at ``image_size / 4`` resolution.
+    """
+
+    num_classes: int = 200          # NC, child classes phi_c
+    num_parents: int = 20           # NP, parent classes phi_p (e_bg = e_p, so also the background codes)
+    image_size: int = 128
+    ngf: int = 64                   # generator width
+    ndf: int = 64                   # discriminator / encoder width
+    z_dim: int = 100                # d_z
+    code_dim: int = 32              # d_p = d_c = d_bg, size of the embedded code vectors v_p, v_c, v_bg
+    normalization: Normalization = "glu-lnorm"
+    # Mixup (Eq. 9). None: beta sampled per instance (the paper); a float: beta fixed (ablations).
+    mixup_codes_beta: float | None = None     # beta_1, beta_2 (v_p/v_c vs encoder predictions)
+    mixup_bypass_beta: float | None = None    # beta_3, beta_4 (A_fg/A_bg vs bypasses B_fg/B_bg)
+    bypass: bool = True             # False: the reconstruction path ignores B_fg/B_bg ("no bypass")
+
+    def __post_init__(self) -> None:
+        if self.image_size < 16 or self.image_size & (self.image_size - 1):
+            raise UserError(f"image_size must be a power of two >= 16, got {self.image_size}")
+        if self.normalization not in NORMALIZATIONS:
+            raise UserError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.num_classes < 1 or self.num_parents < 1:
+            raise UserError(f"need NC, NP >= 1, got NC={self.num_classes}, NP={self.num_parents}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of Eqs. 10-18 (the paper's values) and switches for the loss ablations (Table 3c)."""
+
+    bg_adversarial_weight: float = 10.0     # the 10 in L_D = 10 L_DbgA + ... and L_G = 10 L_GbgA + ...
+    code_regularization_weight: float = 0.1  # 0.1 L_Rv in L_GEN (Eq. 14)
+    mask_regularization_weight: float = 2.0  # 2 L_RM in L_GEN (Eq. 14)
+    use_mask_regularization: bool = True     # False: "no loss L_RM"
+    use_vae: bool = True                     # False: "no loss L_VAE"
+    use_perceptual: bool = True              # False: "no loss L_PER"
+    # L_RM's documented form (see losses.mask_regularization_loss): mask area kept in [min, max].
+    mask_area_min: float = 0.1
+    mask_area_max: float = 0.9
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Multi-phase training (§4.3): Phase I = generation path only; Phase II adds the reconstruction
+    path on fake images at ``fake_recon_start`` and on real images at ``real_recon_start``."""
+
+    iterations: int = 600_000
+    fake_recon_start: int = 200_000
+    real_recon_start: int = 400_000
+    reconstruction: bool = True      # False: "Phase I only"
+    real_reconstruction: bool = True  # False: "no real recon"
+    multi_phase: bool = True         # False: "no multi-phase" (every path from iteration 0)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fake_recon_start <= self.real_recon_start:
+            raise UserError(f"need 0 <= fake_recon_start ({self.fake_recon_start}) <= real_recon_start "
+                            f"({self.real_recon_start})")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping: Adam lr 2e-4 for every sub-network (§5), FineGAN's betas."""
+
+    batch_size: int = 20
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    num_workers: int = 4
+    log_every: int = 100
+    sample_every: int = 5000
+    checkpoint_every: int = 5000
+    mixed_precision: bool = True      # bf16 autocast on CUDA only; CPU runs are float32
+    flip: bool = True
+
+
+@dataclass(frozen=True)
+class OneGANConfig:
+    """Everything a OneGAN run needs; serialisable with ``to_dict``/``from_dict``."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset_name: str = "paper"
+    ablation: str | None = None
+
+    @classmethod
+    def preset(cls, name: str, num_classes: int, num_parents: int) -> OneGANConfig:
+        """The named preset (``PRESETS``) for a dataset with NC children and NP parents."""
+        if name not in PRESETS:
+            raise UnknownPresetError(f"unknown OneGAN preset {name!r}; choose one of {sorted(PRESETS)}")
+        config = PRESETS[name]()
+        return replace(config, preset_name=name,
+                       model=replace(config.model, num_classes=num_classes, num_parents=num_parents))
+
+    def with_ablation(self, name: str | None) -> OneGANConfig:
+        """A copy with the named ablation row of Tables 1-3 applied (``None``: unchanged)."""
+        if name is None:
+            return self
+        if name not in ABLATIONS:
+            raise UnknownPresetError(f"unknown OneGAN ablation {name!r}; choose one of {sorted(ABLATIONS)}")
+        return replace(ABLATIONS[name](self), ablation=name)
+
+    def with_iterations(self, iterations: int) -> OneGANConfig:
+        """Shorten/lengthen a run keeping the phase boundaries at the same fractions of it."""
+        s = self.schedule
+        scale = iterations / max(s.iterations, 1)
+        return replace(self, schedule=replace(s, iterations=iterations,
+                                              fake_recon_start=round(s.fake_recon_start * scale),
+                                              real_recon_start=round(s.real_recon_start * scale)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OneGANConfig:
+        train = dict(data["train"])
+        train["betas"] = tuple(train["betas"])
+        return cls(model=ModelConfig(**data["model"]), loss=LossConfig(**data["loss"]),
+                   schedule=ScheduleConfig(**data["schedule"]), train=TrainConfig(**train),
+                   preset_name=data.get("preset_name", "paper"), ablation=data.get("ablation"))
+
+
+def _paper() -> OneGANConfig:
+    return OneGANConfig()
+
+
+def _tiny() -> OneGANConfig:
+    return OneGANConfig(
+        model=ModelConfig(image_size=32, ngf=16, ndf=16, z_dim=16, code_dim=16),
+        schedule=ScheduleConfig(iterations=3000, fake_recon_start=800, real_recon_start=1600),
+        train=TrainConfig(batch_size=32, num_workers=0, log_every=25, sample_every=500,
+                          checkpoint_every=250, flip=True),
+    )
+
+
+def _smoke() -> OneGANConfig:
+    return OneGANConfig(
+        model=ModelConfig(image_size=16, ngf=4, ndf=4, z_dim=8, code_dim=8),
+        schedule=ScheduleConfig(iterations=30, fake_recon_start=10, real_recon_start=20),
+        train=TrainConfig(batch_size=8, num_workers=0, log_every=5, sample_every=15,
+                          checkpoint_every=10),
+    )
+
+
+PRESETS = {"paper": _paper, "tiny": _tiny, "smoke": _smoke}
+
+
+def _model(config: OneGANConfig, **changes: Any) -> OneGANConfig:
+    return replace(config, model=replace(config.model, **changes))
+
+
+def _loss(config: OneGANConfig, **changes: Any) -> OneGANConfig:
+    return replace(config, loss=replace(config.loss, **changes))
+
+
+def _schedule(config: OneGANConfig, **changes: Any) -> OneGANConfig:
+    return replace(config, schedule=replace(config.schedule, **changes))
+
+
+# Every ablation row of Tables 1-3. "no mixup(i,j)" replaces the randomly weighted mixup by a fixed
+# pass-through of the encoder side (beta = 1): the encoder predictions / bypasses still feed the
+# generators, but the ever-changing beta that makes both inputs independent representations is gone.
+ABLATIONS = {
+    "no-real-recon": lambda c: _schedule(c, real_reconstruction=False),          # Tables 1, 2
+    "phase1-only": lambda c: _schedule(c, reconstruction=False),                 # Tables 1, 2
+    "no-multi-phase": lambda c: _schedule(c, multi_phase=False),                 # Tables 1, 2
+    "glu-inorm": lambda c: _model(c, normalization="glu-inorm"),                 # Table 3a
+    "lnorm": lambda c: _model(c, normalization="lnorm"),                         # Table 3a
+    "inorm": lambda c: _model(c, normalization="inorm"),                         # Table 3a
+    "no-bypass": lambda c: _model(c, bypass=False),                              # Table 3b
+    "no-mixup12": lambda c: _model(c, mixup_codes_beta=1.0),                     # Table 3b
+    "no-mixup34": lambda c: _model(c, mixup_bypass_beta=1.0),                    # Table 3b
+    "no-rm": lambda c: _loss(c, use_mask_regularization=False),                  # Table 3c
+    "no-vae": lambda c: _loss(c, use_vae=False),                                 # Table 3c
+    "no-per": lambda c: _loss(c, use_perceptual=False),                          # Table 3c
+}

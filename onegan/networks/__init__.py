@@ -1,0 +1,1 @@
+"""OneGAN sub-networks (§3): embeddings, generators, encoders, discriminators, normalisation."""
