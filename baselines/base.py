@@ -66,3 +66,5 @@ class TrainRequest:
     resume: bool = True
     device: str | None = None
     max_minutes: float | None = None
+    iterations: int | None = None   # override the preset's iteration count (phase boundaries scale with it)
+    ablation: str | None = None     # OneGAN only: a named ablation row of Tables 1-3
