@@ -1,0 +1,95 @@
+"""PNG figures in the spirit of the paper's Fig. 3-6, per method, from its inference API only.
+
+- ``<method>_generation.png`` (Fig. 5): one row per child code, one column per noise vector z;
+- ``<method>_segmentation.png`` (Fig. 4, masks): real images, predicted masks, GT masks;
+- OneGAN also: ``onegan_reconstruction.png`` (Fig. 4: real, reconstruction, object removed, predicted
+  mask) and ``onegan_translation.png`` (Fig. 6: each real image re-rendered with several child codes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torchvision.utils import save_image
+
+from benchmark.methods import METHODS, obtain_method
+from benchmark.tasks.common import rows_with_masks, rows_with_objects
+from data_prep.atomic import atomic_path
+from data_prep.datasets import ObjectImages
+
+if TYPE_CHECKING:
+    from benchmark.run import RunContext
+
+
+def _save(grid: torch.Tensor, path: Path, nrow: int) -> None:
+    with atomic_path(path) as tmp:
+        save_image(grid.float().clamp(0, 1).cpu(), tmp, nrow=nrow, format="png")
+
+
+def _real_batch(ctx: RunContext, indices: np.ndarray, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    dataset = ObjectImages(ctx.prepared, role=None)
+    items = [dataset[int(i)] for i in indices[:n]]
+    return torch.stack([it["image"] for it in items]), torch.stack([it["mask"] for it in items])
+
+
+def _as_rgb(masks: torch.Tensor, size: int) -> torch.Tensor:
+    masks = torch.nn.functional.interpolate(masks.float(), size=(size, size), mode="nearest")
+    return masks.expand(-1, 3, -1, -1)
+
+
+@torch.inference_mode()
+def method_figures(ctx: RunContext, name: str, method, out_dir: Path, columns: int = 8) -> list[Path]:
+    written = []
+    size = ctx.prepared.size
+    device = ctx.device
+    if method.can("generate"):
+        codes = torch.arange(min(ctx.prepared.num_classes, 8), device=device).repeat_interleave(columns)
+        torch.manual_seed(0)
+        images = torch.nn.functional.interpolate(method.generate(codes).float().cpu(), size=(size, size))
+        written.append(out_dir / f"{name}_generation.png")
+        _save(images, written[-1], columns)
+    masked = rows_with_masks(ctx.prepared)
+    if method.can("segment") and len(masked):
+        real, gt = _real_batch(ctx, masked, columns)
+        pred = method.segment(real.to(device)).float().cpu()
+        written.append(out_dir / f"{name}_segmentation.png")
+        _save(torch.cat([real, _as_rgb(pred, size), _as_rgb(gt, size)]), written[-1], columns)
+    if hasattr(method, "reconstruct") and hasattr(method, "remove_object"):
+        real, gt = _real_batch(ctx, rows_with_objects(ctx.prepared), columns)
+        rec = _resize(method.reconstruct(real.to(device)), size)
+        bg = _resize(method.remove_object(real.to(device)), size)
+        pred = method.segment(real.to(device)).float().cpu()
+        written.append(out_dir / f"{name}_reconstruction.png")
+        _save(torch.cat([real, rec, bg, _as_rgb(gt, size), _as_rgb(pred, size)]), written[-1], columns)
+    if hasattr(method, "translate"):
+        real, _ = _real_batch(ctx, rows_with_objects(ctx.prepared), 6)
+        targets = list(range(min(ctx.prepared.num_classes, columns - 1)))
+        rows = [torch.cat([r[None], _resize(method.translate(r[None].expand(len(targets), -1, -1, -1).to(device),
+                                                             torch.tensor(targets, device=device)), size)])
+                for r in real]
+        written.append(out_dir / f"{name}_translation.png")
+        _save(torch.cat(rows), written[-1], len(targets) + 1)
+    return written
+
+
+def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    return torch.nn.functional.interpolate(images.float().cpu(), size=(size, size), mode="bilinear",
+                                           align_corners=False)
+
+
+def write_figures(ctx: RunContext, names: list[str], out_dir: Path) -> list[Path]:
+    """Figures for every (already trained) method of the run; failures to draw never lose results."""
+    from benchmark.run import _request
+
+    written = []
+    for name in names:
+        if name not in METHODS:
+            continue
+        method, _ = obtain_method(name, _request(ctx, name, None, 0))
+        written += method_figures(ctx, name, method, out_dir)
+    if written:
+        print(f"figures: {out_dir}")
+    return written

@@ -1,0 +1,67 @@
+"""Result records: one JSON line per (method, variant, dataset, task, metric, seed), with provenance.
+
+Tables are rendered from these records only (StyleGAN2-ADA's metric logs); `bench run` appends
+to ``<out>/records.jsonl`` and skips cells whose every metric is already recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from data_prep.atomic import append_jsonl, read_jsonl
+from data_prep.provenance import git_commit, package_versions
+
+RECORDS_FILE = "records.jsonl"
+
+# Which metrics each task produces, with their direction (True: higher is better) and the
+# column titles of the paper's tables.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "generation": ("fid", "is", "cfid", "cis"),
+    "segmentation": ("iou", "dice"),
+    "clustering": ("acc", "nmi"),
+}
+HIGHER_IS_BETTER = {"fid": False, "is": True, "cfid": False, "cis": True, "iou": True, "dice": True,
+                    "acc": True, "nmi": True}
+METRIC_TITLES = {"fid": "FID", "is": "IS", "cfid": "CFID", "cis": "CIS", "iou": "IOU", "dice": "DICE",
+                 "acc": "ACC", "nmi": "NMI"}
+
+
+def cell_key(record: dict) -> tuple:
+    """What identifies one evaluated cell (all metrics of one task) for resuming."""
+    return (record["method"], record.get("variant") or "", record["dataset_fingerprint"], record["task"],
+            int(record["seed"]), record.get("preset", ""))
+
+
+class RecordStore:
+    """Append-only JSON-lines store of result records in one directory."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / RECORDS_FILE
+
+    def load(self) -> list[dict]:
+        return read_jsonl(self.path)
+
+    def done_metrics(self, key: tuple) -> set[str]:
+        return {r["metric"] for r in self.load() if cell_key(r) == key}
+
+    def append(self, records: Iterable[dict]) -> None:
+        for record in records:
+            append_jsonl(self.path, record)
+
+
+def make_records(*, method: str, variant: str | None, dataset: str, dataset_fingerprint: str, task: str,
+                 values: dict[str, float], seed: int, preset: str, config: dict | None, checkpoint: str | None,
+                 wall_time_s: float, options: dict | None = None) -> list[dict]:
+    """One record per metric, each carrying the full provenance (so any line stands alone)."""
+    commit, versions = git_commit(), package_versions()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return [{
+        "method": method, "variant": variant, "dataset": dataset, "dataset_fingerprint": dataset_fingerprint,
+        "task": task, "metric": metric, "value": float(value), "seed": seed, "preset": preset,
+        "config": config, "checkpoint": checkpoint, "git_commit": commit, "versions": versions,
+        "wall_time_s": round(wall_time_s, 3), "options": options or {}, "source": "measured",
+        "timestamp": stamp,
+    } for metric, value in values.items()]

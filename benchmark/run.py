@@ -1,0 +1,185 @@
+"""``bench run``: train what is missing, evaluate every metric of the task, append result records.
+
+    bench run --task {generation,segmentation,clustering,ablation,all} [--dataset PREPARED|synthetic]
+              [--methods onegan,finegan,...] [--preset smoke|tiny|paper] [--seeds 0,1,2]
+              [--out results/latest] [--work runs] [--force]
+
+Cells already recorded in ``<out>/records.jsonl`` are skipped (a killed run resumes where it
+stopped); training resumes from each method's last checkpoint under ``<work>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from baselines.base import TrainRequest
+from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
+from benchmark.presets import RunPreset, get_preset
+from benchmark.records import TASK_METRICS, RecordStore, cell_key, make_records
+from benchmark.table import summary_table
+from benchmark.tasks import TASKS, EvalOptions
+from data_prep.errors import UserError
+from data_prep.prepared import Prepared, load_prepared
+from data_prep.synthetic import write_synthetic
+
+ALL_TASKS = ("generation", "segmentation", "clustering")
+# Table 3 and the ablation rows of Tables 1-2 (onegan.config.ABLATIONS names), with the tasks scored.
+ABLATION_VARIANTS = ("no-real-recon", "phase1-only", "no-multi-phase", "glu-inorm", "lnorm", "inorm",
+                     "no-bypass", "no-mixup12", "no-mixup34", "no-rm", "no-vae", "no-per")
+ABLATION_REFERENCE = "reference"  # unablated OneGAN trained with the ablations' budget
+
+
+@dataclass
+class RunContext:
+    preset: RunPreset
+    prepared: Prepared
+    work: Path
+    store: RecordStore
+    device: str
+    force: bool
+    evaluator: Path | None = None
+
+
+def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
+    """Load a prepared directory, or build the synthetic default when ``dataset == 'synthetic'``."""
+    if dataset != "synthetic":
+        return load_prepared(dataset)
+    s = preset.synthetic
+    path = work / f"synthetic-{s.classes}c{s.parents}p{s.images}n{s.size}px"
+    if not (path / "meta.json").exists():
+        print(f"preparing the synthetic dataset in {path}")
+        write_synthetic(path, classes=s.classes, parents=s.parents, images=s.images, size=s.size, seed=0)
+    return load_prepared(path)
+
+
+def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
+    """The classifier that scores generation: given, cached under ``work``, or trained now."""
+    if given is not None:
+        if not given.exists():
+            raise UserError(f"evaluator checkpoint not found: {given} (train one with `bench train-evaluator`)")
+        return given
+    from benchmark.features.evaluator import train_evaluator
+
+    path = ctx.work / "evaluators" / f"{ctx.prepared.fingerprint}-{ctx.preset.evaluator_arch}.pt"
+    if not path.exists():
+        print(f"training the {ctx.preset.evaluator_arch} evaluator classifier -> {path}")
+    return Path(train_evaluator(ctx.prepared.root, arch=ctx.preset.evaluator_arch, out=path,
+                                epochs=ctx.preset.evaluator_epochs, seed=0))
+
+
+def _request(ctx: RunContext, name: str, variant: str | None, seed: int) -> TrainRequest:
+    iterations = ctx.preset.iterations.get(name)
+    ablation = None
+    if variant is not None:
+        iterations = ctx.preset.ablation_iterations or iterations
+        ablation = None if variant == ABLATION_REFERENCE else variant
+    run_name = f"{name}" + (f"-{variant}" if variant else "")
+    out = ctx.work / "checkpoints" / ctx.prepared.fingerprint / ctx.preset.name / f"seed{seed}" / run_name
+    return TrainRequest(data=ctx.prepared.root, out=out, preset=ctx.preset.method_preset, seed=seed,
+                        resume=True, device=ctx.device, max_minutes=ctx.preset.max_minutes,
+                        iterations=iterations, ablation=ablation)
+
+
+def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[str], seed: int,
+                   checkpoint: Path | None = None) -> None:
+    """Train/load one method (variant) and score every task not yet recorded for it."""
+    supported = [t for t in tasks if name.startswith("external:") or t in METHODS[name].tasks]
+    base = {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
+            "seed": seed, "preset": ctx.preset.name}
+    todo = [t for t in supported
+            if ctx.force or not set(TASK_METRICS[t]) <= ctx.store.done_metrics(cell_key({**base, "task": t}))]
+    if not todo:
+        print(f"{title_of(name, variant)} seed {seed}: {', '.join(supported) or 'nothing'} already recorded")
+        return
+    torch.manual_seed(seed)
+    request = _request(ctx, name, variant, seed)
+    started = time.perf_counter()
+    method, checkpoint_path = obtain_method(name, request, checkpoint)
+    train_time = time.perf_counter() - started
+    for task in todo:
+        options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
+                              images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
+                              cache_dir=ctx.work / "stats-cache", seed=seed)
+        t0 = time.perf_counter()
+        result = TASKS[task](method, ctx.prepared, options)
+        records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
+                               dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
+                               seed=seed, preset=ctx.preset.name, config={"request": str(request)},
+                               checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0 + train_time,
+                               options=result.options)
+        ctx.store.append(records)
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in TASK_METRICS[task])
+        print(f"{title_of(name, variant)} seed {seed} {task}: {shown}")
+
+
+def run(task: str = "all", dataset: str = "synthetic", methods: str | None = None, preset: str = "tiny",
+        seeds: str = "0", out: str | Path = "results/latest", work: str | Path = "runs", force: bool = False,
+        device: str | None = None, evaluator: str | Path | None = None,
+        checkpoints: dict[str, Path] | None = None, figures: bool = True) -> list[dict]:
+    """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
+    run_preset = get_preset(preset)
+    work = Path(work)
+    tasks = list(ALL_TASKS) + ["ablation"] if task == "all" else [task]
+    unknown = [t for t in tasks if t not in (*ALL_TASKS, "ablation")]
+    if unknown:
+        raise UserError(f"unknown task {unknown[0]!r}; choose generation, segmentation, clustering, ablation or all")
+    seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force)
+    needs_generation = "generation" in tasks or "ablation" in tasks
+    if needs_generation:
+        ctx.evaluator = ensure_evaluator(ctx, Path(evaluator) if evaluator else None)
+        from benchmark.tasks.generation import evaluate_dataset_reference
+
+        evaluate_dataset_reference(ctx)
+    score_tasks = [t for t in tasks if t in ALL_TASKS]
+    names = parse_methods(methods)
+    for seed in seed_list:
+        if score_tasks:
+            for name in names:
+                evaluate_cells(ctx, name, None, score_tasks, seed, (checkpoints or {}).get(name))
+        if "ablation" in tasks:
+            for variant in (ABLATION_REFERENCE, *ABLATION_VARIANTS):
+                evaluate_cells(ctx, "onegan", variant, list(ALL_TASKS), seed)
+    records = ctx.store.load()
+    print(summary_table(records, ctx.prepared.fingerprint))
+    if figures:
+        from benchmark.figures import write_figures
+
+        write_figures(ctx, names, Path(out) / "figures")
+    print(f"records: {ctx.store.path}")
+    return records
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default="all", choices=[*ALL_TASKS, "ablation", "all"])
+    parser.add_argument("--dataset", default="synthetic", help="a prepared directory, or 'synthetic' (default)")
+    parser.add_argument("--methods", default=None, help=f"comma list of {', '.join(METHODS)} or external:SPEC")
+    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
+    parser.add_argument("--seeds", default="0", help="comma list; tables report mean ± std over seeds")
+    parser.add_argument("--out", default="results/latest", help="where records.jsonl and figures go")
+    parser.add_argument("--work", default="runs", help="prepared data, checkpoints, evaluator, caches")
+    parser.add_argument("--force", action="store_true", help="recompute cells already recorded")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--evaluator", default=None, help="evaluator checkpoint (default: train one)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
+                        help="use this checkpoint instead of training METHOD")
+    parser.add_argument("--no-figures", action="store_true")
+
+
+def main(args: argparse.Namespace) -> int:
+    checkpoints = {}
+    for item in args.checkpoint:
+        if "=" not in item:
+            raise UserError(f"--checkpoint takes METHOD=PATH, got {item!r}")
+        key, value = item.split("=", 1)
+        checkpoints[key] = Path(value)
+    run(task=args.task, dataset=args.dataset, methods=args.methods, preset=args.preset, seeds=args.seeds,
+        out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
+        checkpoints=checkpoints, figures=not args.no_figures)
+    return 0

@@ -1,0 +1,268 @@
+"""``bench table``: render the paper's Tables 1-3 from result records only (never typed numbers).
+
+Measured rows (mean ± std over seeds, from ``records.jsonl``) stand beside the paper's reported rows
+(``baselines.reported``, marked "(paper)" with their footnote marks); the best value of each column is
+bold, arrows give each metric's direction. Formats: booktabs LaTeX (a standalone document),
+Markdown (for the README) and plain text (the end-of-run summary).
+
+    bench table [--results DIR] --format {latex,markdown,plain} [--tables 1,2,3] [--reported all|none]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+
+from baselines.reported import reported_records
+from benchmark.methods import title_of
+from benchmark.records import HIGHER_IS_BETTER, METRIC_TITLES, RECORDS_FILE
+from data_prep.atomic import read_jsonl, write_text_atomic
+from data_prep.errors import UserError
+
+DATASET_TITLES = {"cub": "Birds", "dogs": "Dogs", "cars": "Cars", "synthetic": "Synthetic"}
+TABLE_METRICS = {"1": ("fid", "is", "cfid", "cis"), "2": ("iou", "dice", "acc", "nmi"), "3": ("fid", "cis", "iou")}
+TABLE_CAPTIONS = {
+    "1": "Generation: FID, IS, CFID (within-class FID), CIS (between-class IS)",
+    "2": "Segmentation (IOU, DICE, %) and clustering (ACC, NMI)",
+    "3": "Ablations: (a) normalisation, (b) modules, (c) losses",
+}
+# Ablation variants as the paper labels them, by table block.
+TABLE12_ABLATIONS = {"no-real-recon": "no real recon", "phase1-only": "Phase I only",
+                     "no-multi-phase": "no multi-phase"}
+TABLE3_BLOCKS = {
+    "(a) normalization": {"glu-inorm": "GLU-INorm", "lnorm": "LNorm", "inorm": "INorm"},
+    "(b) modules": {"no-bypass": "no bypass", "no-mixup12": "no mixup(1,2)", "no-mixup34": "no mixup(3,4)"},
+    "(c) losses": {"no-rm": "no loss L_RM", "no-vae": "no loss L_VAE", "no-per": "no loss L_PER"},
+}
+REPORTED_METRIC = {"FID": "fid", "IS": "is", "CFID": "cfid", "CIS": "cis", "C-IS": "cis", "IOU": "iou",
+                   "DICE": "dice", "ACC": "acc", "NMI": "nmi"}
+
+
+@dataclass
+class Row:
+    label: str
+    source: str                                   # "measured" | "reported" | "reference"
+    cells: dict[tuple[str, str], tuple[float | None, float | None, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    number: str
+    datasets: list[str]
+    metrics: tuple[str, ...]
+    blocks: list[tuple[str, list[Row]]]
+
+
+def aggregate(records: list[dict]) -> dict[tuple, tuple[float, float, int]]:
+    """(dataset, method, variant, metric) → (mean, std, n seeds); the latest record per seed wins."""
+    latest: dict[tuple, float] = {}
+    for r in records:
+        if r.get("source", "measured") != "measured":
+            continue
+        latest[(r["dataset"], r["method"], r.get("variant") or "", r["metric"], r["seed"])] = r["value"]
+    grouped: dict[tuple, list[float]] = defaultdict(list)
+    for (dataset, method, variant, metric, _seed), value in latest.items():
+        grouped[(dataset, method, variant, metric)].append(value)
+    return {k: (float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None, len(v)) for k, v in grouped.items()}
+
+
+def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[str, ...], method: str,
+                  variant: str, source: str = "measured") -> Row | None:
+    row = Row(label, source)
+    for d in datasets:
+        for m in metrics:
+            if (d, method, variant, m) in stats:
+                mean, std, _ = stats[(d, method, variant, m)]
+                row.cells[(d, m)] = (mean, std, "")
+    return row if row.cells else None
+
+
+def _reported_rows(reported: list[dict], table: str, metrics: tuple[str, ...]) -> list[tuple[str, list[Row]]]:
+    blocks: dict[str, dict[str, Row]] = {}
+    for r in reported:
+        if r["table"] != table:
+            continue
+        metric = REPORTED_METRIC[r["metric"]]
+        if metric not in metrics:
+            continue
+        rows = blocks.setdefault(r["block"], {})
+        row = rows.setdefault(r["row"], Row(f"{r['row']} (paper)", "reference" if r["row"] == "Dataset" else
+                                            "reported"))
+        row.cells[(r["dataset"], metric)] = (r["value"], None, r["mark"])
+    return [(f"paper {block}", list(rows.values())) for block, rows in blocks.items()]
+
+
+def build_tables(records: list[dict], tables: list[str], reported: str = "all") -> list[Table]:
+    stats = aggregate(records)
+    measured_datasets = sorted({k[0] for k in stats}, key=lambda d: (d not in DATASET_TITLES, d))
+    rep = reported_records() if reported != "none" else []
+    methods = sorted({(k[1], k[2]) for k in stats})
+    out = []
+    for number in tables:
+        metrics = TABLE_METRICS[number]
+        datasets = list(measured_datasets)
+        if rep:
+            datasets = [d for d in ("cub", "dogs", "cars") if number != "3" or d == "cub"] + \
+                [d for d in measured_datasets if d not in ("cub", "dogs", "cars")]
+        blocks: list[tuple[str, list[Row]]] = []
+        if number in ("1", "2"):
+            rows = []
+            if number == "1":
+                ref = _measured_row("Dataset", stats, datasets, metrics, "dataset", "", "reference")
+                rows += [ref] if ref else []
+            for method, variant in methods:
+                if method == "dataset" or variant:
+                    continue
+                row = _measured_row(title_of(method), stats, datasets, metrics, method, "")
+                rows += [row] if row else []
+            ablations = [_measured_row(f"OneGAN {label}", stats, datasets, metrics, "onegan", v)
+                         for v, label in TABLE12_ABLATIONS.items()]
+            blocks.append(("measured", rows + [r for r in ablations if r]))
+        else:
+            for block, variants in TABLE3_BLOCKS.items():
+                ref = _measured_row("OneGAN (same budget)", stats, datasets, metrics, "onegan", "reference")
+                rows = [ref] if ref else []
+                rows += [r for v, label in variants.items()
+                         if (r := _measured_row(label, stats, datasets, metrics, "onegan", v))]
+                if rows:
+                    blocks.append((f"measured {block}", rows))
+        blocks += _reported_rows(rep, number, metrics)
+        blocks = [(name, rows) for name, rows in blocks if rows]
+        if blocks:
+            out.append(Table(number, datasets, metrics, blocks))
+    return out
+
+
+def _best(table: Table) -> dict[tuple[str, str], float]:
+    best = {}
+    for d in table.datasets:
+        for m in table.metrics:
+            values = [row.cells[(d, m)][0] for _, rows in table.blocks for row in rows
+                      if row.source != "reference" and (d, m) in row.cells and row.cells[(d, m)][0] is not None
+                      and row.cells[(d, m)][2] != "§"]
+            if values:
+                best[(d, m)] = max(values) if HIGHER_IS_BETTER[m] else min(values)
+    return best
+
+
+def _format_value(metric: str, value: float | None, std: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    fmt = (lambda v: f"{v:.3f}".replace("0.", ".", 1)) if metric in ("acc", "nmi") else (lambda v: f"{v:.1f}")
+    return fmt(value) + (f" ± {fmt(std)}" if std is not None else "")
+
+
+_MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": ""}
+_ARROWS = {True: ("↑", r"$\uparrow$"), False: ("↓", r"$\downarrow$")}
+
+
+def _cell_text(table: Table, row: Row, d: str, m: str, best: dict, latex: bool) -> str:
+    if (d, m) not in row.cells:
+        return "–" if not latex else "--"
+    value, std, mark = row.cells[(d, m)]
+    if mark == "✗":
+        return _MARKS_LATEX["✗"] if latex else "✗"
+    text = _format_value(m, value, std)
+    is_best = row.source != "reference" and value is not None and best.get((d, m)) == value and mark != "§"
+    if is_best:
+        text = rf"\textbf{{{text}}}" if latex else f"**{text}**"
+    if mark:
+        text += _MARKS_LATEX[mark] if latex else mark
+    return text.replace("±", r"$\pm$") if latex else text
+
+
+def render(tables: list[Table], fmt: str) -> str:
+    """Render tables as ``latex`` (standalone booktabs document), ``markdown`` or ``plain``."""
+    if fmt == "latex":
+        return _render_latex(tables)
+    parts = []
+    for table in tables:
+        best = _best(table)
+        headers = ["Model"] + [f"{DATASET_TITLES.get(d, d)} {METRIC_TITLES[m]}{_ARROWS[HIGHER_IS_BETTER[m]][0]}"
+                               for d in table.datasets for m in table.metrics]
+        body = []
+        for block, rows in table.blocks:
+            body.append([f"*{block}*" if fmt == "markdown" else f"[{block}]"] + [""] * (len(headers) - 1))
+            for row in rows:
+                body.append([row.label] + [_cell_text(table, row, d, m, best, False)
+                                           for d in table.datasets for m in table.metrics])
+        title = f"Table {table.number}. {TABLE_CAPTIONS[table.number]}"
+        parts.append((f"**{title}**" if fmt == "markdown" else title) + "\n\n" +
+                     tabulate(body, headers=headers, tablefmt="github" if fmt == "markdown" else "simple"))
+    return "\n\n".join(parts) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    return (text.replace("_", r"\_").replace("§", r"\S").replace("†", r"$^\dagger$").replace("∗", r"$^*$")
+            .replace("&", r"\&").replace("%", r"\%"))
+
+
+def _render_latex(tables: list[Table]) -> str:
+    lines = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage[margin=1cm,landscape]{geometry}",
+             r"\begin{document}", r"\scriptsize"]
+    for table in tables:
+        best = _best(table)
+        n = len(table.datasets) * len(table.metrics)
+        lines += [r"\begin{table}[h]", r"\centering", rf"\caption{{{_latex_escape(TABLE_CAPTIONS[table.number])}}}",
+                  r"\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
+        lines.append(" & ".join(["Model"] + [rf"\multicolumn{{{len(table.metrics)}}}{{c}}"
+                                             rf"{{{DATASET_TITLES.get(d, d)}}}" for d in table.datasets]) + r" \\")
+        lines.append(" & ".join([""] + [f"{METRIC_TITLES[m]}{_ARROWS[HIGHER_IS_BETTER[m]][1]}"
+                                        for _ in table.datasets for m in table.metrics]) + r" \\")
+        for block, rows in table.blocks:
+            lines += [r"\midrule", rf"\multicolumn{{{n + 1}}}{{l}}{{\emph{{{_latex_escape(block)}}}}} \\"]
+            for row in rows:
+                cells = [_cell_text(table, row, d, m, best, True) for d in table.datasets for m in table.metrics]
+                lines.append(" & ".join([_latex_escape(row.label)] + cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines.append(r"\end{document}")
+    return "\n".join(lines) + "\n"
+
+
+def load_records(results: str | Path) -> list[dict]:
+    path = Path(results)
+    files = [path] if path.is_file() else sorted(path.rglob(RECORDS_FILE))
+    if not files:
+        raise UserError(f"no {RECORDS_FILE} found under {path} (run `bench run` first)")
+    return [r for f in files for r in read_jsonl(f)]
+
+
+def table(results: str | Path = "results/latest", format: str = "markdown", tables: str = "1,2,3",
+          reported: str = "all", out: str | Path | None = None) -> str:
+    """The API behind ``bench table`` (same names as the CLI flags)."""
+    numbers = [t.strip() for t in tables.split(",") if t.strip()]
+    bad = [t for t in numbers if t not in TABLE_METRICS]
+    if bad:
+        raise UserError(f"unknown table {bad[0]!r}; choose from 1, 2, 3")
+    text = render(build_tables(load_records(results), numbers, reported), format)
+    if out:
+        write_text_atomic(out, text)
+    return text
+
+
+def summary_table(records: list[dict], fingerprint: str | None = None) -> str:
+    """The end-of-run summary: measured rows of every table, plain text."""
+    chosen = [r for r in records if fingerprint is None or r.get("dataset_fingerprint") == fingerprint]
+    return render(build_tables(chosen, ["1", "2", "3"], reported="none"), "plain")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", default="results/latest", help="a records.jsonl or a directory of them")
+    parser.add_argument("--format", default="markdown", choices=["latex", "markdown", "plain"])
+    parser.add_argument("--tables", default="1,2,3")
+    parser.add_argument("--reported", default="all", choices=["all", "none"],
+                        help="show the paper's reported rows beside the measured ones")
+    parser.add_argument("--out", default=None, help="write to this file instead of stdout")
+
+
+def main(args: argparse.Namespace) -> int:
+    text = table(args.results, args.format, args.tables, args.reported, args.out)
+    if not args.out:
+        print(text, end="")
+    return 0

@@ -1,0 +1,60 @@
+"""What the task evaluators share: their options, their result type and batched image loading."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from data_prep.datasets import ObjectImages
+from data_prep.prepared import Prepared
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How a task is scored. ``max_images`` caps the evaluation set (smoke runs), ``None`` = all."""
+
+    batch_size: int = 64
+    device: str = "cpu"
+    max_images: int | None = None
+    images_per_class: int = 150       # generation: FineGAN's protocol, 150 per child code
+    evaluator: Path | None = None     # generation: the classifier checkpoint scoring FID/IS/CFID/CIS
+    cache_dir: Path | None = None     # generation: cached real-image statistics
+    seed: int = 0
+
+
+@dataclass
+class TaskResult:
+    values: dict[str, float]
+    options: dict = field(default_factory=dict)
+
+
+def rows_with_objects(prepared: Prepared) -> np.ndarray:
+    """Manifest indices of images that show an object (at least one box): every image of the real
+    datasets, the ``fg`` images of the synthetic one (its ``bg`` images are clean backgrounds)."""
+    has_box = prepared.manifest["boxes"].map(lambda s: len(json.loads(s)) > 0 if s else False)
+    return np.flatnonzero(has_box.to_numpy())
+
+
+def rows_with_masks(prepared: Prepared) -> np.ndarray:
+    return np.flatnonzero((prepared.manifest["mask"] != "").to_numpy())
+
+
+def subsample(indices: np.ndarray, max_images: int | None, seed: int) -> np.ndarray:
+    if max_images is None or len(indices) <= max_images:
+        return indices
+    return np.sort(np.random.default_rng(seed).choice(indices, size=max_images, replace=False))
+
+
+def iterate_images(prepared: Prepared, indices: np.ndarray, batch_size: int, desc: str
+                   ) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches ``{"image", "mask", "class_id", "parent_id", "index"}`` of the given manifest rows."""
+    dataset = ObjectImages(prepared, role=None)
+    loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=batch_size, shuffle=False)
+    yield from tqdm(loader, desc=desc, leave=False, unit="batch")
