@@ -90,7 +90,6 @@ class TrainConfig:
     batch_size: int = 20
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    num_workers: int = 4
     log_every: int = 100
     sample_every: int = 5000
     checkpoint_every: int = 5000
@@ -154,7 +153,7 @@ def _tiny() -> OneGANConfig:
     return OneGANConfig(
         model=ModelConfig(image_size=32, ngf=16, ndf=16, z_dim=16, code_dim=16),
         schedule=ScheduleConfig(iterations=3000, fake_recon_start=800, real_recon_start=1600),
-        train=TrainConfig(batch_size=32, num_workers=0, log_every=25, sample_every=500,
+        train=TrainConfig(batch_size=32, log_every=25, sample_every=500,
                           checkpoint_every=250, flip=True),
     )
 
@@ -163,7 +162,7 @@ def _smoke() -> OneGANConfig:
     return OneGANConfig(
         model=ModelConfig(image_size=16, ngf=4, ndf=4, z_dim=8, code_dim=8),
         schedule=ScheduleConfig(iterations=30, fake_recon_start=10, real_recon_start=20),
-        train=TrainConfig(batch_size=8, num_workers=0, log_every=5, sample_every=15,
+        train=TrainConfig(batch_size=8, log_every=5, sample_every=15,
                           checkpoint_every=10),
     )
 

@@ -1,0 +1,62 @@
+"""The method-module contract: ``NAME``, ``train(request) -> Path``, ``load(checkpoint, device) -> OneGAN``.
+
+``request.ablation`` (a name from ``onegan.config.ABLATIONS``) and ``request.iterations`` (phase
+boundaries scale with it) come from ``baselines.base.TrainRequest``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from baselines.base import TrainRequest
+from data_prep.prepared import load_prepared
+from onegan.config import OneGANConfig
+from onegan.distributed import init_from_environment, shutdown
+from onegan.inference import OneGAN, default_device
+
+NAME = "onegan"
+
+
+def build_config(request: TrainRequest, num_classes: int, num_parents: int) -> OneGANConfig:
+    config = OneGANConfig.preset(request.preset, num_classes, num_parents)
+    iterations = getattr(request, "iterations", None)
+    if iterations is not None:
+        config = config.with_iterations(int(iterations))
+    return config.with_ablation(getattr(request, "ablation", None))
+
+
+def _device(request: TrainRequest) -> torch.device:
+    if request.device:
+        return torch.device(request.device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def train(request: TrainRequest, progress: bool = True) -> Path:
+    """Train (or resume, when ``request.resume`` and ``request.out`` holds a checkpoint) and return
+    the checkpoint path. Under ``torchrun`` every process calls this; rank 0 writes the files."""
+    from onegan.trainer import Trainer  # local: loading a model should not import the loop
+
+    prepared = load_prepared(request.data)
+    config = build_config(request, prepared.num_classes, prepared.num_parents)
+    device = _device(request)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    group = init_from_environment(device)
+    try:
+        trainer = Trainer(config, prepared, Path(request.out), seed=request.seed, device=device, group=group,
+                          max_minutes=request.max_minutes, progress=progress)
+        if request.resume:
+            trainer.resume()
+        return trainer.run()
+    finally:
+        shutdown(group)
+
+
+def load(checkpoint: Path, device: str | None = None) -> OneGAN:
+    """A trained OneGAN from a checkpoint file (or a run directory holding ``checkpoint.pt``)."""
+    return OneGAN.from_checkpoint(checkpoint, device or default_device())

@@ -1,0 +1,34 @@
+"""``bench train``: train OneGAN on a prepared dataset (single process, or every process of ``torchrun``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from onegan.config import ABLATIONS, PRESETS
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="prepared dataset directory (bench prep)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    parser.add_argument("--ablation", choices=sorted(ABLATIONS), default=None,
+                        help="one ablation row of the paper's Tables 1-3")
+    parser.add_argument("--out", type=Path, required=True, help="run directory (checkpoint, logs, samples)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="override the preset's iteration count (phase boundaries scale with it)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from baselines.base import TrainRequest
+    from onegan.api import train
+
+    request = TrainRequest(data=args.data, out=args.out, preset=args.preset, seed=args.seed, resume=args.resume,
+                           device=args.device, max_minutes=args.max_minutes, iterations=args.iterations,
+                           ablation=args.ablation)
+    path = train(request)
+    print(f"onegan: checkpoint {path}")
+    return 0

@@ -1,0 +1,33 @@
+"""Learned code embeddings (Eq. 2): v_bg = V_bg(e_bg), v_p = V_p(e_p), v_c = V_c(e_c), with e_bg = e_p (Eq. 1).
+
+The one-hot vectors e are passed as class indices (an embedding lookup equals a linear map of the
+one-hot vector).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from onegan.config import ModelConfig
+
+
+class Codes(NamedTuple):
+    v_bg: torch.Tensor
+    v_p: torch.Tensor
+    v_c: torch.Tensor
+
+
+class CodeEmbeddings(nn.Module):
+    """V_bg, V_p (over NP parents) and V_c (over NC children), each to ``code_dim``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.background = nn.Embedding(config.num_parents, config.code_dim)   # V_bg, indexed by e_bg = e_p
+        self.parent = nn.Embedding(config.num_parents, config.code_dim)       # V_p
+        self.child = nn.Embedding(config.num_classes, config.code_dim)        # V_c
+
+    def forward(self, child: torch.Tensor, parent: torch.Tensor) -> Codes:
+        return Codes(self.background(parent), self.parent(parent), self.child(child))

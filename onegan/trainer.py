@@ -1,0 +1,402 @@
+"""The OneGAN training loop (§4): per iteration, the active paths of the phase schedule, one
+discriminator step per path, then one step of every generator/encoder/embedding on the summed
+losses (L_GEN for the generation path, L_AE for each reconstruction path).
+
+Everything random in iteration t (codes, z, β's, ε, flips, batches) derives from (seed, rank, t),
+so a run resumed from a checkpoint continues exactly as if never interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.utils import save_image
+from tqdm import tqdm
+
+from data_prep.atomic import append_jsonl, atomic_path, read_jsonl, write_json_atomic
+from data_prep.errors import UserError
+from data_prep.prepared import Prepared
+from onegan import losses
+from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint
+from onegan.config import OneGANConfig
+from onegan.distributed import ProcessGroup, all_finite, average_gradients, barrier, broadcast_parameters
+from onegan.mixup import inference_mixup_weights, sample_mixup_weights
+from onegan.model import Generated, OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
+from onegan.networks.discriminators import DiscriminatorPair
+from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
+
+LOSS_LOG = "losses.jsonl"
+SAMPLES_DIR = "samples"
+_SHORT = {GENERATION: "gen", FAKE_RECONSTRUCTION: "fake", REAL_RECONSTRUCTION: "real"}
+_SAMPLE_COUNT = 8
+
+
+class TrainingDiverged(UserError, FloatingPointError):
+    """A loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+class ConfigMismatchError(UserError):
+    """--resume found a checkpoint trained with different options."""
+
+
+def iteration_seed(seed: int, rank: int, iteration: int) -> int:
+    return (seed * 1_000_003 + rank * 7_919 + iteration) % (2 ** 63)
+
+
+def _set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class Trainer:
+    """Owns the networks, optimisers and bookkeeping of one run directory."""
+
+    def __init__(self, config: OneGANConfig, prepared: Prepared, out: Path, seed: int = 0,
+                 device: torch.device | str = "cpu", group: ProcessGroup | None = None,
+                 max_minutes: float | None = None, progress: bool = True) -> None:
+        from onegan.data import TrainingStreams  # local: keeps `import onegan.trainer` light
+
+        self.config, self.prepared, self.out, self.seed = config, prepared, Path(out), seed
+        self.device = torch.device(device)
+        self.group = group or ProcessGroup()
+        self.max_minutes, self.progress = max_minutes, progress
+        self.schedule = PhaseSchedule(config.schedule)
+        torch.manual_seed(seed)
+        self.model = OneGANModel(config.model).to(self.device)
+        self.discriminators = nn.ModuleDict({path: DiscriminatorPair(config.model) for path in PATHS}).to(self.device)
+        train = config.train
+        self.model_optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, betas=train.betas)
+        self.discriminator_optimizers = {
+            path: torch.optim.Adam(self.discriminators[path].parameters(), lr=train.lr, betas=train.betas)
+            for path in PATHS}
+        broadcast_parameters([self.model, self.discriminators], self.group)
+        self.streams = TrainingStreams(prepared, seed, self.group.rank, self.group.world_size)
+        self.iteration = 0
+        self.autocast_dtype = torch.bfloat16 if (self.device.type == "cuda" and train.mixed_precision) else None
+
+    # ---- state ---------------------------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / CHECKPOINT_NAME
+
+    def state_dict(self) -> dict:
+        return {
+            "method": "onegan",
+            "config": self.config.to_dict(),
+            "iteration": self.iteration,
+            "seed": self.seed,
+            "world_size": self.group.world_size,
+            "model": self.model.state_dict(),
+            "discriminators": self.discriminators.state_dict(),
+            "model_optimizer": self.model_optimizer.state_dict(),
+            "discriminator_optimizers": {p: o.state_dict() for p, o in self.discriminator_optimizers.items()},
+            "data": {"fingerprint": self.prepared.fingerprint, "num_classes": self.prepared.num_classes,
+                     "num_parents": self.prepared.num_parents, "size": self.prepared.size,
+                     "dataset": self.prepared.name, "root": str(self.prepared.root)},
+        }
+
+    def save(self) -> Path:
+        if self.group.is_main:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+        barrier(self.group)
+        return self.checkpoint_path
+
+    def resume(self) -> bool:
+        """Load ``out/checkpoint.pt`` if present; True when resumed."""
+        if not self.checkpoint_path.is_file():
+            return False
+        state = load_checkpoint(self.checkpoint_path, map_location=self.device)
+        stored = OneGANConfig.from_dict(state["config"])
+        if stored != self.config:
+            raise ConfigMismatchError(
+                f"{self.checkpoint_path} was trained with a different configuration (preset "
+                f"{stored.preset_name}, ablation {stored.ablation}, {stored.schedule.iterations} iterations); "
+                "resume with the same options or choose another --out")
+        if state["data"]["fingerprint"] != self.prepared.fingerprint:
+            raise ConfigMismatchError(f"{self.checkpoint_path} was trained on other data "
+                                      f"(fingerprint {state['data']['fingerprint']}, now {self.prepared.fingerprint})")
+        if state["world_size"] != self.group.world_size or state["seed"] != self.seed:
+            raise ConfigMismatchError(f"{self.checkpoint_path} was trained with seed {state['seed']} on "
+                                      f"{state['world_size']} process(es); resume with the same")
+        self.model.load_state_dict(state["model"])
+        self.discriminators.load_state_dict(state["discriminators"])
+        self.model_optimizer.load_state_dict(state["model_optimizer"])
+        for path, optimizer in self.discriminator_optimizers.items():
+            optimizer.load_state_dict(state["discriminator_optimizers"][path])
+        restore_rng_states(state["rng"])
+        self.iteration = int(state["iteration"])
+        self._truncate_log()
+        return True
+
+    def _truncate_log(self) -> None:
+        """Drop log lines past the checkpoint (written after it, before the run was killed)."""
+        log = self.out / LOSS_LOG
+        if not self.group.is_main or not log.exists():
+            return
+        import json
+
+        kept = [r for r in read_jsonl(log) if r.get("iteration", 0) < self.iteration]
+        with atomic_path(log) as tmp:
+            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+    # ---- one iteration -------------------------------------------------------------------------------
+
+    def clone_discriminators(self) -> None:
+        """Entering Phase II: every path gets a copy of the generation path's D_bg, D_c and optimiser."""
+        source = self.discriminators[GENERATION]
+        for path in PATHS[1:]:
+            self.discriminators[path].load_state_dict(source.state_dict())
+            self.discriminator_optimizers[path].load_state_dict(self.discriminator_optimizers[GENERATION].state_dict())
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def _check_finite(self, named: dict[str, torch.Tensor]) -> None:
+        values = torch.stack([v.detach().float() for v in named.values()])
+        if all_finite(values, self.group):
+            return
+        bad = [name for name, v in named.items() if not torch.isfinite(v.detach()).all()]
+        kind = "NaN" if any(torch.isnan(named[b].detach()).any() for b in bad) else "infinite"
+        last = (f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists()
+                else "no checkpoint had been written yet")
+        raise TrainingDiverged(f"loss {', '.join(bad) or '(on another process)'} became {kind} at iteration "
+                               f"{self.iteration}; training stopped and {last}")
+
+    def step(self) -> dict[str, float]:
+        """Run iteration ``self.iteration``; returns the named scalar losses."""
+        t = self.iteration
+        cfg, model_cfg = self.config, self.config.model
+        if self.schedule.clones_discriminators_at(t):
+            self.clone_discriminators()
+        torch.manual_seed(iteration_seed(self.seed, self.group.rank, t))
+        objects, backgrounds = self.streams.batch(t, cfg.train.batch_size, cfg.train.flip)
+        size, n, device = model_cfg.image_size, cfg.train.batch_size, self.device
+        real = to_model_range(objects["image"].to(device), size)
+        real_bg = to_model_range(backgrounds.to(device), size)
+        child = torch.randint(model_cfg.num_classes, (n,), device=device)
+        parent = parent_of_child(child, model_cfg.num_classes, model_cfg.num_parents)
+        z = torch.randn(n, model_cfg.z_dim, device=device)
+        paths = self.schedule.active_paths(t)
+
+        with self._autocast():
+            generated = self.model.generate(child, parent, z)
+            reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]] = {}
+            if FAKE_RECONSTRUCTION in paths:
+                fake_input = generated.image.detach()
+                reconstructions[FAKE_RECONSTRUCTION] = (fake_input, self.model.reconstruct(
+                    fake_input, sample_mixup_weights(n, model_cfg, device)))
+            if REAL_RECONSTRUCTION in paths:
+                reconstructions[REAL_RECONSTRUCTION] = (real, self.model.reconstruct(
+                    real, sample_mixup_weights(n, model_cfg, device)))
+
+        fakes = {GENERATION: (generated.image, generated.background)}
+        fakes.update({path: (rec.image, rec.background) for path, (_, rec) in reconstructions.items()})
+
+        # Discriminator steps (Eq. 10), one pair per path.
+        named: dict[str, torch.Tensor] = {}
+        discriminator_total = torch.zeros((), device=device)
+        with self._autocast():
+            for path, (fake_image, fake_background) in fakes.items():
+                pair = self.discriminators[path]
+                real_bg_judgement = pair.background(real_bg)
+                dbg_a = losses.discriminator_background_real_fake_loss(
+                    real_bg_judgement.real_fake, pair.background(fake_background.detach()).real_fake)
+                dbg_b = losses.discriminator_background_object_loss(
+                    real_bg_judgement.background, pair.background(real).background)
+                fake_child = pair.child(fake_image.detach())
+                dc_a = losses.discriminator_child_real_fake_loss(pair.child(real).real_fake, fake_child.real_fake)
+                d_total = losses.discriminator_loss(dbg_a, dbg_b, dc_a, cfg.loss.bg_adversarial_weight)
+                prefix = _SHORT[path]
+                named.update({f"{prefix}/L_DbgA": dbg_a, f"{prefix}/L_DbgB": dbg_b, f"{prefix}/L_DcA": dc_a})
+                if path == GENERATION:
+                    # D_cB learns the child class from generated images (the only labelled ones).
+                    aux = torch.nn.functional.cross_entropy(fake_child.child_logits.float(), child)
+                    named[f"{prefix}/L_DcB"] = aux
+                    d_total = d_total + aux
+                named[f"{prefix}/L_D"] = d_total
+                discriminator_total = discriminator_total + d_total
+        self._check_finite(named)
+        for path in fakes:
+            self.discriminator_optimizers[path].zero_grad(set_to_none=True)
+        discriminator_total.backward()
+        for path in fakes:
+            average_gradients(self.discriminators[path].parameters(), self.group)
+            self.discriminator_optimizers[path].step()
+
+        # Generator / encoder / embedding step (Eqs. 11-18), discriminators frozen.
+        _set_requires_grad(self.discriminators, False)
+        try:
+            with self._autocast():
+                g_named, model_total = self._model_losses(generated, child, parent, real, reconstructions)
+            named.update(g_named)
+            self._check_finite(g_named)
+            self.model_optimizer.zero_grad(set_to_none=True)
+            model_total.backward()
+            average_gradients(self.model.parameters(), self.group)
+            self.model_optimizer.step()
+        finally:
+            _set_requires_grad(self.discriminators, True)
+        self.iteration += 1
+        return {k: float(v.detach()) for k, v in named.items()}
+
+    def _adversarial(self, pair: DiscriminatorPair, image: torch.Tensor, background: torch.Tensor,
+                     prefix: str, named: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """L_G of Eq. 11 for one path; returns (L_G, D_c judgement of the image)."""
+        background_judgement = pair.background(background)
+        child_judgement = pair.child(image)
+        gbg_a = losses.generator_background_real_fake_loss(background_judgement.real_fake)
+        gbg_b = losses.generator_background_object_loss(background_judgement.background)
+        gc_a = losses.generator_child_real_fake_loss(child_judgement.real_fake)
+        total = losses.generator_loss(gbg_a, gbg_b, gc_a, self.config.loss.bg_adversarial_weight)
+        named.update({f"{prefix}/L_GbgA": gbg_a, f"{prefix}/L_GbgB": gbg_b, f"{prefix}/L_GcA": gc_a,
+                      f"{prefix}/L_G": total})
+        return total, child_judgement
+
+    def _mask_prior(self, mask: torch.Tensor) -> torch.Tensor:
+        loss_cfg = self.config.loss
+        return losses.mask_regularization_loss(mask, loss_cfg.mask_area_min, loss_cfg.mask_area_max)
+
+    def _model_losses(self, generated: Generated, child: torch.Tensor, parent: torch.Tensor, real: torch.Tensor,
+                      reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]]
+                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        loss_cfg, model = self.config.loss, self.model
+        mask_weight = loss_cfg.mask_regularization_weight if loss_cfg.use_mask_regularization else 0.0
+        named: dict[str, torch.Tensor] = {}
+
+        # Generation path: L_GEN (Eq. 14).
+        l_g, child_judgement = self._adversarial(self.discriminators[GENERATION], generated.image,
+                                                 generated.background, "gen", named)
+        shape = model.shape_encoder(generated.image)
+        style = model.style_encoder(generated.image)
+        bypass_bg = model.background_encoder(generated.image, generated.mask)
+        l_e = losses.classification_loss(shape.parent_logits, parent, style.child_logits, child,
+                                         child_judgement.child_logits)
+        l_mse = losses.latent_distance_loss(generated.v_c.detach(), style.mu_c, generated.v_p.detach(), shape.mu_p,
+                                            generated.preimage_fg.detach(), shape.bypass_fg,
+                                            generated.preimage_bg.detach(), bypass_bg, self.config.model.bypass)
+        l_rv = losses.code_regularization_loss(generated.v_bg, generated.v_p, generated.v_c)
+        l_rm = self._mask_prior(generated.mask)
+        l_gen = losses.generation_total_loss(l_g, l_e, l_mse, l_rv, l_rm, loss_cfg.code_regularization_weight,
+                                             mask_weight)
+        named.update({"gen/L_E": l_e, "gen/L_MSE": l_mse, "gen/L_Rv": l_rv, "gen/L_RM": l_rm, "gen/L_GEN": l_gen})
+        total = l_gen
+
+        # Reconstruction paths: L_AE (Eq. 18) with L_GEN's terms that exist for a reconstruction
+        # (adversarial L_G against the path's own discriminators, and the mask prior L_RM).
+        for path, (source, rec) in reconstructions.items():
+            prefix = _SHORT[path]
+            pair = self.discriminators[path]
+            l_g, rec_child_judgement = self._adversarial(pair, rec.image, rec.background, prefix, named)
+            l_rm = self._mask_prior(rec.mask)
+            l_gen = l_g + mask_weight * l_rm
+            zero = torch.zeros((), device=self.device)
+            l_vae = losses.vae_loss(rec.shape.mu_p, rec.shape.sigma_p, rec.v_p.detach(), rec.style.mu_c,
+                                    rec.style.sigma_c, rec.v_c.detach(), rec.shape.mu_z,
+                                    rec.shape.sigma_z) if loss_cfg.use_vae else zero
+            fake = path == FAKE_RECONSTRUCTION
+            l_rec = losses.reconstruction_loss(
+                source, rec.image,
+                generated.background.detach() if fake else None, rec.background if fake else None,
+                generated.mask.detach() if fake else None, rec.mask if fake else None)
+            if loss_cfg.use_perceptual:
+                target_child = pair.child(source).features.detach()
+                target_bg = pair.background(generated.background.detach()).features.detach() if fake else None
+                rec_bg = pair.background(rec.background).features if fake else None
+                l_per = losses.perceptual_loss(target_child, rec_child_judgement.features, target_bg, rec_bg)
+            else:
+                l_per = zero
+            l_ae = losses.autoencoder_total_loss(l_gen, l_vae, l_rec, l_per)
+            named.update({f"{prefix}/L_RM": l_rm, f"{prefix}/L_VAE": l_vae, f"{prefix}/L_REC": l_rec,
+                          f"{prefix}/L_PER": l_per, f"{prefix}/L_AE": l_ae})
+            total = total + l_ae
+        named["L_total"] = total
+        return named, total
+
+    # ---- samples -------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def write_samples(self) -> None:
+        """Fig. 3 grid (rows: image, foreground, mask, background) and Fig. 4 grid (rows: real,
+        reconstruction, foreground, background, GT mask, predicted mask)."""
+        if not self.group.is_main:
+            return
+        cfg = self.config.model
+        self.model.eval()
+        try:
+            generator = torch.Generator().manual_seed(self.seed)
+            child = torch.arange(_SAMPLE_COUNT) % cfg.num_classes
+            z = torch.randn(_SAMPLE_COUNT, cfg.z_dim, generator=generator).to(self.device)
+            child = child.to(self.device)
+            gen = self.model.generate(child, parent_of_child(child, cfg.num_classes, cfg.num_parents), z)
+            rows = [to_unit_range(gen.image), to_unit_range(gen.foreground), gen.mask.expand(-1, 3, -1, -1),
+                    to_unit_range(gen.background)]
+            directory = self.out / SAMPLES_DIR
+            self._save_grid(torch.cat(rows), directory / f"generation_{self.iteration:07d}.png")
+            objects = self.streams.fixed_objects(_SAMPLE_COUNT)
+            real = to_model_range(objects["image"].to(self.device), cfg.image_size)
+            rec = self.model.reconstruct(real, inference_mixup_weights(real.shape[0], cfg, self.device), sample=False)
+            gt_mask = torch.nn.functional.interpolate(objects["mask"].to(self.device), size=real.shape[-2:],
+                                                      mode="nearest")
+            rows = [to_unit_range(real), to_unit_range(rec.image), to_unit_range(rec.foreground),
+                    to_unit_range(rec.background), gt_mask.expand(-1, 3, -1, -1), rec.mask.expand(-1, 3, -1, -1)]
+            self._save_grid(torch.cat(rows), directory / f"reconstruction_{self.iteration:07d}.png")
+        finally:
+            self.model.train()
+
+    @staticmethod
+    def _save_grid(images: torch.Tensor, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            save_image(images.float().cpu(), tmp, nrow=_SAMPLE_COUNT, padding=1, format="png")
+
+    # ---- the loop ------------------------------------------------------------------------------------
+
+    def run(self) -> Path:
+        """Train until the schedule's last iteration (or ``max_minutes``); returns the checkpoint path."""
+        cfg = self.config
+        total = cfg.schedule.iterations
+        if self.group.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.out / "config.json", cfg.to_dict())
+        if self.iteration >= total:
+            return self.checkpoint_path
+        start_time = time.monotonic()
+        bar = tqdm(total=total, initial=self.iteration, desc=f"onegan {cfg.preset_name}", dynamic_ncols=True,
+                   disable=not (self.progress and self.group.is_main))
+        try:
+            while self.iteration < total:
+                values = self.step()
+                bar.update(1)
+                t = self.iteration  # iterations completed
+                if t % cfg.train.log_every == 0 or t == total:
+                    self._log(values, time.monotonic() - start_time)
+                    bar.set_postfix({k: f"{values[k]:.3f}" for k in ("gen/L_D", "gen/L_G", "real/L_REC", "fake/L_REC")
+                                     if k in values}, refresh=False)
+                if t % cfg.train.sample_every == 0 or t == total:
+                    self.write_samples()
+                out_of_time = self.max_minutes is not None and time.monotonic() - start_time > 60 * self.max_minutes
+                if t % cfg.train.checkpoint_every == 0 or t == total or out_of_time:
+                    self.save()
+                if out_of_time:
+                    if self.group.is_main:
+                        tqdm.write(f"onegan: --max-minutes {self.max_minutes} reached at iteration {t}/{total}; "
+                                   f"checkpoint saved, rerun with --resume to continue")
+                    break
+        finally:
+            bar.close()
+        return self.checkpoint_path
+
+    def _log(self, values: dict[str, float], elapsed: float) -> None:
+        if not self.group.is_main:
+            return
+        record = {"iteration": self.iteration, "phase": self.schedule.phase(self.iteration - 1),
+                  "paths": list(self.schedule.active_paths(self.iteration - 1)), "seconds": round(elapsed, 2),
+                  **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
+        append_jsonl(self.out / LOSS_LOG, record)
