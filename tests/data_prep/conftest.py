@@ -3,7 +3,7 @@ greyscale JPEGs, RGBA and CMYK files, PNG data under a .jpg name, RGB segmentati
 VOC XML without extension, 1-based Cars boxes, .mat files written by scipy, CUB segmentations
 beside or inside the CUB folder.
 
-Each image is noise with a solid, pure-red rectangle exactly on its main box, so crops and masks
+Each image is noise with a solid yellow rectangle exactly on its main box, so crops and masks
 can be checked for alignment by colour.
 """
 
@@ -17,17 +17,17 @@ import pytest
 import scipy.io
 from PIL import Image
 
-RED = (255, 0, 0)
+OBJECT = (255, 255, 0)  # yellow: bright in greyscale too (L = 226; the noise stays below 80)
 
 
 def scene(width: int, height: int, boxes: list[tuple[float, float, float, float]], seed: int) -> np.ndarray:
-    """Blue-green noise with pure red on every box (0-based x, y, w, h; rounded to pixels)."""
+    """Dark blue-green noise with a solid yellow object on every box (0-based x, y, w, h; rounded)."""
     rng = np.random.default_rng(seed)
     array = np.zeros((height, width, 3), dtype=np.uint8)
-    array[..., 1] = rng.integers(60, 200, (height, width))
-    array[..., 2] = rng.integers(60, 200, (height, width))
+    array[..., 1] = rng.integers(20, 100, (height, width))
+    array[..., 2] = rng.integers(20, 100, (height, width))
     for x, y, w, h in boxes:
-        array[round(y):round(y + h), round(x):round(x + w)] = RED
+        array[round(y):round(y + h), round(x):round(x + w)] = OBJECT
     return array
 
 
