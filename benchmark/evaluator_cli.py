@@ -1,0 +1,46 @@
+"""``bench train-evaluator``: train the classifier that scores generation (FID/IS/CFID/CIS features).
+
+    bench train-evaluator --data PREPARED --arch {inception_v3,small} [--init FILE] [--epochs N]
+                          [--out FILE] [--seed 0]
+
+Same keywords as ``benchmark.features.train_evaluator``. Rerunning resumes an unfinished checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmark.features.evaluator import ARCHS, EVALUATOR_PRESETS, evaluator_summary, train_evaluator
+from data_prep.prepared import load_prepared
+
+
+def default_out(prepared_dir: Path, arch: str, seed: int) -> Path:
+    prepared = load_prepared(prepared_dir)
+    return Path("runs") / "evaluators" / f"{prepared.name}-{prepared.fingerprint[:8]}-{arch}-seed{seed}.pt"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="prepared dataset directory (bench prep)")
+    parser.add_argument("--arch", choices=ARCHS, required=True,
+                        help="inception_v3 (the paper's fine-tuned InceptionV3, GPU) or small (CPU, synthetic)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="torchvision ImageNet inception_v3 weights to fine-tune from (default: from scratch)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"training epochs (default: {', '.join(f'{a} {p.epochs}' for a, p in EVALUATOR_PRESETS.items())})")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the arch's preset)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: the arch's preset)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="checkpoint path (default: runs/evaluators/<dataset>-<fingerprint>-<arch>-seed<seed>.pt)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the held-out split and the training")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+
+
+def main(args: argparse.Namespace) -> int:
+    out = args.out or default_out(args.data, args.arch, args.seed)
+    path = train_evaluator(args.data, args.arch, out, init=args.init, epochs=args.epochs, seed=args.seed,
+                           lr=args.lr, batch_size=args.batch_size, device=args.device)
+    summary = evaluator_summary(path)
+    print(f"{path}: {summary['config']['arch']} evaluator, {summary['epoch']} epochs, held-out accuracy "
+          f"{summary['heldout_accuracy']:.4f} on {summary['heldout_count']} images")
+    return 0
