@@ -26,8 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="inception_v3 (the paper's fine-tuned InceptionV3, GPU) or small (CPU, synthetic)")
     parser.add_argument("--init", type=Path, default=None,
                         help="torchvision ImageNet inception_v3 weights to fine-tune from (default: from scratch)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help=f"training epochs (default: {', '.join(f'{a} {p.epochs}' for a, p in EVALUATOR_PRESETS.items())})")
+    preset_epochs = ", ".join(f"{arch} {preset.epochs}" for arch, preset in EVALUATOR_PRESETS.items())
+    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default: {preset_epochs})")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the arch's preset)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: the arch's preset)")
     parser.add_argument("--out", type=Path, default=None,
