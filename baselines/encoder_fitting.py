@@ -1,0 +1,106 @@
+""""+ our encoders": OneGAN's shape and style encoders trained on a frozen baseline generator's outputs.
+
+The OneGAN paper evaluates FineGAN and StackGANv2 "+ our encoders" (Tables 2-3, mark ∗): neither
+model can encode a real image, so OneGAN's encoders are trained on the generator's own samples,
+where the codes are known, and then applied to real images. Here the encoders are exactly
+``onegan.networks.encoders`` built from the OneGAN preset of the same name (``smoke``/``tiny``/
+``paper`` widths) at the baseline's image size and noise size, and trained as OneGAN trains them in
+its generation path (Eq. 12 and the z part of Eq. 13):
+
+    L_enc = CE(ê_c, φ_c) + CE(ê_p, φ_p) + λ_z · MSE(μ_z, z)
+
+with E_c = style encoder (child logits ê_c), E_p = shape encoder (parent logits ê_p and pose μ_z).
+The code vectors (μ_p, μ_c), the bypass B_fg and the background encoder E_bg have no counterpart in
+a one-hot generator without pre-image skip connections, so they are not trained (E_bg is not built).
+
+What counts as the child/parent code of a sample is the baseline's business: FineGAN's one-hot
+inputs; StackGANv2's latent-space cells (see ``baselines.stackgan``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from onegan.config import OneGANConfig
+from onegan.networks.encoders import ShapeEncoder, StyleEncoder
+
+
+@dataclass(frozen=True)
+class EncoderFitConfig:
+    """How the encoders are fitted to a frozen generator (their widths come from ``onegan_preset``)."""
+
+    onegan_preset: str = "tiny"
+    iterations: int = 500
+    batch_size: int = 32
+    lr: float = 2e-4             # OneGAN §5: Adam lr 2e-4 for every sub-network
+    betas: tuple[float, float] = (0.5, 0.999)
+    z_weight: float = 1.0        # λ_z on MSE(μ_z, z)
+
+
+class EncodedImages(NamedTuple):
+    child_logits: torch.Tensor    # ê_c (N, NC)
+    parent_logits: torch.Tensor   # ê_p (N, NP)
+    z_mean: torch.Tensor          # μ_z (N, d_z)
+
+
+class GeneratedBatch(NamedTuple):
+    """A frozen generator's samples with the codes that produced them. Images in [-1, 1]."""
+
+    images: torch.Tensor
+    child: torch.Tensor
+    parent: torch.Tensor
+    z: torch.Tensor
+
+
+class BaselineEncoders(nn.Module):
+    """OneGAN's E_p (shape) and E_c (style), sized for a baseline generator."""
+
+    def __init__(self, onegan_preset: str, num_classes: int, num_parents: int, image_size: int,
+                 z_dim: int) -> None:
+        super().__init__()
+        config = OneGANConfig.preset(onegan_preset, num_classes, num_parents)
+        model = dataclasses.replace(config.model, image_size=image_size, z_dim=z_dim)
+        self.image_size = image_size
+        self.shape_encoder = ShapeEncoder(model)
+        self.style_encoder = StyleEncoder(model)
+
+    def forward(self, images: torch.Tensor) -> EncodedImages:
+        """``images`` in [-1, 1] at ``image_size``."""
+        shape = self.shape_encoder(images)
+        style = self.style_encoder(images)
+        return EncodedImages(style.child_logits, shape.parent_logits, shape.mu_z)
+
+
+def encoder_losses(encoded: EncodedImages, batch: GeneratedBatch, z_weight: float) -> dict[str, torch.Tensor]:
+    """The three terms of L_enc and their weighted sum (``total``)."""
+    child = F.cross_entropy(encoded.child_logits, batch.child)
+    parent = F.cross_entropy(encoded.parent_logits, batch.parent)
+    z = F.mse_loss(encoded.z_mean, batch.z)
+    return {"total": child + parent + z_weight * z, "child_ce": child, "parent_ce": parent, "z_mse": z}
+
+
+def encoder_step(encoders: BaselineEncoders, optimizer: torch.optim.Optimizer,
+                 sample: Callable[[int], GeneratedBatch], config: EncoderFitConfig) -> dict[str, float]:
+    """One Adam step of L_enc on a fresh batch from the frozen generator (``sample(n)``)."""
+    with torch.no_grad():
+        batch = sample(config.batch_size)
+    encoders.train()
+    encoded = encoders(batch.images)
+    losses = encoder_losses(encoded, batch, config.z_weight)
+    optimizer.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    optimizer.step()
+    out = {k: float(v) for k, v in losses.items()}
+    out["child_accuracy"] = float((encoded.child_logits.argmax(1) == batch.child).float().mean())
+    return out
+
+
+def make_encoder_optimizer(encoders: BaselineEncoders, config: EncoderFitConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(encoders.parameters(), lr=config.lr, betas=config.betas)
