@@ -151,10 +151,9 @@ def _paper() -> OneGANConfig:
 
 def _tiny() -> OneGANConfig:
     return OneGANConfig(
-        model=ModelConfig(image_size=32, ngf=16, ndf=16, z_dim=16, code_dim=16),
-        schedule=ScheduleConfig(iterations=3000, fake_recon_start=800, real_recon_start=1600),
-        train=TrainConfig(batch_size=32, log_every=25, sample_every=500,
-                          checkpoint_every=250, flip=True),
+        model=ModelConfig(image_size=32, ngf=8, ndf=8, z_dim=16, code_dim=16),
+        schedule=ScheduleConfig(iterations=1200, fake_recon_start=400, real_recon_start=800),
+        train=TrainConfig(batch_size=16, lr=4e-4, log_every=25, sample_every=200, checkpoint_every=200),
     )
 
 

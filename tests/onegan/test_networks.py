@@ -1,0 +1,85 @@
+import pytest
+import torch
+
+from onegan.config import OneGANConfig
+from onegan.model import OneGANModel
+from onegan.networks.discriminators import DiscriminatorPair
+from onegan.networks.encoders import BackgroundEncoder, ShapeEncoder, StyleEncoder
+from onegan.networks.generators import compose
+from onegan.networks.norm import glu_norm
+
+
+@pytest.mark.parametrize("preset", ["smoke", "tiny"])
+def test_shapes_of_every_subnetwork(preset):
+    config = OneGANConfig.preset(preset, 6, 2)
+    m = config.model
+    s, n = m.image_size, 3
+    image = torch.rand(n, 3, s, s) * 2 - 1
+    shape = ShapeEncoder(config)(image)
+    assert shape.parent_logits.shape == (n, 2) and shape.mu_p.shape == shape.sigma_p.shape == (n, m.code_dim)
+    assert shape.mu_z.shape == shape.sigma_z.shape == (n, m.z_dim)
+    assert (shape.sigma_p > 0).all() and (shape.sigma_z > 0).all()
+    style = StyleEncoder(config)(image)
+    assert style.child_logits.shape == (n, 6) and style.mu_c.shape == (n, m.code_dim) and (style.sigma_c > 0).all()
+    bypass_bg = BackgroundEncoder(config)(image, torch.rand(n, 1, s, s))
+
+    model = OneGANModel(m)
+    gen = model.generate(torch.tensor([0, 3, 5]), torch.tensor([0, 1, 1]), torch.randn(n, m.z_dim))
+    assert gen.image.shape == gen.foreground.shape == gen.background.shape == (n, 3, s, s)
+    assert gen.mask.shape == (n, 1, s, s) and 0 <= gen.mask.min() and gen.mask.max() <= 1
+    assert gen.image.abs().max() <= 1
+    # Bypasses match the pre-images so mixup 3/4 can mix them.
+    assert gen.preimage_fg.shape == shape.bypass_fg.shape and gen.preimage_bg.shape == bypass_bg.shape
+
+    pair = DiscriminatorPair(m)
+    bg = pair.background(image)
+    assert bg.real_fake.shape == bg.background.shape == (n, 1, s // 4, s // 4)
+    child = pair.child(image)
+    assert child.real_fake.shape == (n,) and child.child_logits.shape == (n, 6) and child.features.dim() == 4
+
+
+def test_composition_eq5():
+    bg, fg = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    mask = torch.rand(2, 1, 4, 4)
+    out = compose(bg, fg, mask)
+    assert torch.allclose(out, bg * (1 - mask) + fg * mask)
+    assert torch.equal(compose(bg, fg, torch.zeros_like(mask)), bg)
+    assert torch.equal(compose(bg, fg, torch.ones_like(mask)), fg)
+
+
+def _layer_norm(x):
+    mean = x.mean((1, 2, 3), keepdim=True)
+    var = x.var((1, 2, 3), keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+def _instance_norm(x):
+    mean = x.mean((2, 3), keepdim=True)
+    var = x.var((2, 3), keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+def test_glu_layer_norm_normalises_only_x_left():
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 5, 5) * 3 + 1
+    left, right = x.chunk(2, 1)
+    module = glu_norm("glu-lnorm", 4)
+    expected = _layer_norm(left) * torch.sigmoid(right)
+    assert torch.allclose(module(x), expected, atol=1e-5)
+    # Scaling/shifting x_L leaves the output unchanged (it is normalised) ...
+    assert torch.allclose(module(torch.cat([left * 5 + 2, right], 1)), module(x), atol=1e-4)
+    # ... but x_R is not normalised: scaling it changes the gate.
+    assert not torch.allclose(module(torch.cat([left, right * 5], 1)), module(x), atol=1e-3)
+
+
+def test_other_normalisation_variants():
+    torch.manual_seed(1)
+    x = torch.randn(2, 8, 5, 5) * 2 + 0.5
+    left, right = x.chunk(2, 1)
+    assert torch.allclose(glu_norm("glu-inorm", 4)(x), _instance_norm(left) * torch.sigmoid(right), atol=1e-5)
+    nx = _layer_norm(x)
+    assert torch.allclose(glu_norm("lnorm", 4)(x), nx[:, :4] * torch.sigmoid(nx[:, 4:]), atol=1e-5)
+    ix = _instance_norm(x)
+    assert torch.allclose(glu_norm("inorm", 4)(x), ix[:, :4] * torch.sigmoid(ix[:, 4:]), atol=1e-5)
+    with pytest.raises(ValueError):
+        glu_norm("batchnorm", 4)
