@@ -250,6 +250,12 @@ def build(options: PrepOptions) -> Path:
     source = reader.read(options.root)
     if not source.images:
         raise UserError(f"no images listed under {options.root}")
+    if options.mask_mode == "gt":
+        lacking = next((r for r in source.images if r.gt_mask_path is None), None)
+        if lacking is not None:
+            raise UserError(f"--masks gt needs the dataset's own segmentations; none found for {lacking.source_path} "
+                            "(CUB: segmentations/ inside or beside the CUB folder; Dogs and Cars have none: "
+                            "use --masks deeplabv3-torchvision or deeplabv3-gluoncv)")
     num_classes = source.num_classes
     num_parents = resolve_num_parents(options.dataset, num_classes, options.parents)
     fingerprint = prep_fingerprint(source, options, weights)

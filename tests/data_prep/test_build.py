@@ -118,6 +118,22 @@ def test_bench_cli_prep_prints_summary(tmp_path: Path, capsys: pytest.CaptureFix
     assert prepared.size == 24 and prepared.meta["seed"] == 5 and prepared.meta["dataset"] == "dogs"
 
 
+def test_bench_cli_synthetic_prints_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = bench_main(["prep", "--dataset", "synthetic", "--out", str(tmp_path / "syn"), "--images", "40",
+                     "--classes", "4", "--parents", "2", "--size", "32"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "prepared synthetic" in text and "4 children, 2 parents" in text
+    assert load_prepared(tmp_path / "syn").size == 32
+
+
+def test_gt_masks_on_a_dataset_without_segmentations_fails_early(tmp_path: Path) -> None:
+    data = make_dogs(tmp_path / "src")
+    with pytest.raises(UserError, match="deeplabv3"):
+        build(_options(data, tmp_path / "out", "dogs", masks="gt"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_bench_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     rc = bench_main(["prep", "--dataset", "cub", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
