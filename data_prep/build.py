@@ -19,6 +19,7 @@ possible; only ``fg`` rows are the object set X_c, only ``bg`` rows yield patche
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -275,18 +276,23 @@ def build(options: PrepOptions) -> Path:
         rows, patches, jobs, skipped = [], [], [], []
         by_id = {r.image_id: r for r in source.images}
         # Step 3.
-        for result in _stream(tasks, config, workers, options.progress):
-            if result.skipped is not None:
-                if not options.skip_bad:
-                    raise UnreadableImageError(f"{result.skipped} (rerun with --skip-bad to skip unreadable images)")
-                skipped.append({"image_id": result.image_id, "path": by_id[result.image_id].relative_path,
-                                "reason": result.skipped})
-                continue
-            result.row["source_path"] = by_id[result.image_id].relative_path
-            rows.append(result.row)
-            patches.extend(result.patches)
-            if result.mask_job is not None:
-                jobs.append(result.mask_job)
+        # closing(): on an error the pool is terminated before the build directory is removed,
+        # so no worker writes into it afterwards.
+        stream = contextlib.closing(_stream(tasks, config, workers, options.progress))
+        with stream as results:
+            for result in results:
+                if result.skipped is not None:
+                    if not options.skip_bad:
+                        raise UnreadableImageError(
+                            f"{result.skipped} (rerun with --skip-bad to skip unreadable images)")
+                    skipped.append({"image_id": result.image_id, "path": by_id[result.image_id].relative_path,
+                                    "reason": result.skipped})
+                    continue
+                result.row["source_path"] = by_id[result.image_id].relative_path
+                rows.append(result.row)
+                patches.extend(result.patches)
+                if result.mask_job is not None:
+                    jobs.append(result.mask_job)
         if not rows:
             raise UserError(f"every image under {options.root} was unreadable")
         # Step 4.

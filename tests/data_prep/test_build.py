@@ -151,7 +151,7 @@ def test_truncated_image_fails_naming_it_or_is_skipped(tmp_path: Path) -> None:
     victim = sorted((data.root / "images").rglob("*.jpg"))[4]
     _truncate(victim)
     with pytest.raises(UnreadableImageError, match=victim.name):
-        build(_options(data, tmp_path / "out", "cub"))
+        build(replace(_options(data, tmp_path / "out", "cub"), workers=2))
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out.building-*"))
 
