@@ -27,7 +27,7 @@ def prepared(prepared_dir: Path):
     return load_prepared(prepared_dir)
 
 
-def micro_config(iterations: int = 6) -> OneGANConfig:
+def make_micro_config(iterations: int = 6) -> OneGANConfig:
     config = OneGANConfig.preset("smoke", NC, NP).with_iterations(iterations)
     return dataclasses.replace(config, train=dataclasses.replace(config.train, batch_size=4, log_every=1,
                                                                  sample_every=3, checkpoint_every=2))
@@ -39,3 +39,9 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def micro_config():
+    """A factory: micro_config(iterations) -> the smoke preset at NC=4, NP=2, batch 4, logging every step."""
+    return make_micro_config

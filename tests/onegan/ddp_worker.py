@@ -1,0 +1,32 @@
+"""Run by ``torchrun --nproc_per_node 2`` from test_ddp.py: a few OneGAN steps on CPU (gloo), then
+each rank writes its weights and its first real batch indices so the test can compare ranks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from data_prep.prepared import load_prepared
+from onegan.config import OneGANConfig
+from onegan.distributed import init_from_environment, shutdown
+from onegan.trainer import Trainer
+
+
+def main() -> None:
+    data, out, iterations = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(1)
+    group = init_from_environment(torch.device("cpu"))
+    prepared = load_prepared(data)
+    config = OneGANConfig.preset("smoke", prepared.num_classes, prepared.num_parents).with_iterations(iterations)
+    trainer = Trainer(config, prepared, out, seed=0, group=group, progress=False)
+    batch = trainer.streams.object_sampler.batch(0, config.train.batch_size)
+    trainer.run()
+    torch.save({"model": trainer.model.state_dict(), "discriminators": trainer.discriminators.state_dict(),
+                "batch": batch, "world_size": group.world_size}, out / f"rank{group.rank}.pt")
+    shutdown(group)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Trainer behaviour on a micro config: resume equality, NaN stop, cloning, logs/samples, inference."""
+
+from __future__ import annotations
+
+import torch
+
+from data_prep.atomic import read_jsonl
+from onegan import losses
+from onegan.api import load
+from onegan.checkpoint import load_checkpoint
+from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION
+from onegan.trainer import Trainer, TrainingDiverged
+
+NC = 4  # conftest's synthetic dataset
+
+
+def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
+    out = {f"m.{k}": v.clone() for k, v in trainer.model.state_dict().items()}
+    out.update({f"d.{k}": v.clone() for k, v in trainer.discriminators.state_dict().items()})
+    return out
+
+
+def test_resume_gives_identical_weights(prepared, tmp_path, micro_config):
+    config = micro_config(6)  # fake recon from 2, real recon from 4: every path is crossed
+    straight = Trainer(config, prepared, tmp_path / "straight", seed=3, progress=False)
+    straight.run()
+
+    first = Trainer(config.with_iterations(6), prepared, tmp_path / "split", seed=3, progress=False)
+    for _ in range(3):
+        first.step()
+    first.save()
+    del first
+    resumed = Trainer(config, prepared, tmp_path / "split", seed=3, progress=False)
+    assert resumed.resume() and resumed.iteration == 3
+    resumed.run()
+    a, b = _state(straight), _state(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    # Optimiser moments too.
+    sa, sb = straight.model_optimizer.state_dict()["state"], resumed.model_optimizer.state_dict()["state"]
+    assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+
+
+def test_run_writes_logs_samples_and_checkpoint(prepared, tmp_path, micro_config):
+    trainer = Trainer(micro_config(6), prepared, tmp_path / "run", seed=0, progress=False)
+    path = trainer.run()
+    state = load_checkpoint(path)
+    assert state["iteration"] == 6 and state["config"]["preset_name"] == "smoke"
+    records = read_jsonl(tmp_path / "run" / "losses.jsonl")
+    assert [r["iteration"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert records[0]["paths"] == [GENERATION] and "gen/L_GEN" in records[0] and "fake/L_REC" not in records[0]
+    assert records[-1]["paths"] == list(PATHS) and "real/L_PER" in records[-1] and "fake/L_VAE" in records[-1]
+    samples = sorted(p.name for p in (tmp_path / "run" / "samples").iterdir())
+    assert samples == ["generation_0000003.png", "generation_0000006.png",
+                       "reconstruction_0000003.png", "reconstruction_0000006.png"]
+    from PIL import Image
+    with Image.open(tmp_path / "run" / "samples" / "reconstruction_0000006.png") as im:
+        assert im.size == (8 * 17 + 1, 6 * 17 + 1)  # 8 columns, 6 rows of 16 px (padding 1)
+
+
+def test_discriminators_cloned_on_entering_phase_two(prepared, tmp_path, micro_config):
+    trainer = Trainer(micro_config(6), prepared, tmp_path / "clone", seed=0, progress=False)
+    gen, fake = trainer.discriminators[GENERATION], trainer.discriminators[FAKE_RECONSTRUCTION]
+    assert not all(torch.equal(p, q) for p, q in zip(gen.parameters(), fake.parameters(), strict=True))
+    calls = []
+    original = trainer.clone_discriminators
+
+    def spy():
+        calls.append(trainer.iteration)
+        original()
+        for path in (FAKE_RECONSTRUCTION, REAL_RECONSTRUCTION):
+            clone = trainer.discriminators[path]
+            assert all(torch.equal(p, q) for p, q in zip(gen.parameters(), clone.parameters(), strict=True))
+            assert clone is not gen
+    trainer.clone_discriminators = spy
+    trainer.run()
+    assert calls == [2]
+    # After cloning each path trained its own copy: they have diverged.
+    assert not all(torch.equal(p, q) for p, q in zip(gen.parameters(), fake.parameters(), strict=True))
+
+
+def test_nan_loss_stops_with_name_and_iteration(prepared, tmp_path, monkeypatch, micro_config):
+    trainer = Trainer(micro_config(6), prepared, tmp_path / "nan", seed=0, progress=False)
+    real_prior = losses.mask_regularization_loss
+
+    def poisoned(mask, *args):
+        value = real_prior(mask, *args)
+        return value * float("nan") if trainer.iteration == 3 else value
+    monkeypatch.setattr(losses, "mask_regularization_loss", poisoned)
+    try:
+        trainer.run()
+    except TrainingDiverged as err:
+        message = str(err)
+    else:
+        raise AssertionError("NaN did not stop training")
+    assert "gen/L_RM" in message and "iteration 3" in message and "NaN" in message
+    assert "checkpoint.pt" in message
+    state = load_checkpoint(tmp_path / "nan")
+    assert state["iteration"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_inference_api_shapes_and_ranges(prepared, tmp_path, micro_config):
+    path = Trainer(micro_config(4), prepared, tmp_path / "api", seed=0, progress=False).run()
+    method = load(path, device="cpu")
+    images = torch.rand(5, 3, 40, 40)
+    masks = method.segment(images)
+    assert masks.shape == (5, 1, 40, 40) and masks.min() >= 0 and masks.max() <= 1
+    for out in (method.reconstruct(images), method.remove_object(images),
+                method.translate(images, torch.tensor(1))):
+        assert out.shape == (5, 3, 40, 40) and out.min() >= 0 and out.max() <= 1
+    clusters = method.cluster(images)
+    assert clusters.child.dtype == torch.int64 and clusters.child.shape == (5,)
+    assert clusters.child.max() < NC and clusters.parent.max() < method.num_parents
+    generated = method.generate(torch.arange(NC), z=torch.zeros(NC, method.config.model.z_dim))
+    assert generated.shape == (NC, 3, 16, 16) and 0 <= generated.min() and generated.max() <= 1
+    # Translation changes the style only when the requested child differs.
+    t0, t3 = method.translate(images, torch.tensor(0)), method.translate(images, torch.tensor(3))
+    assert not torch.allclose(t0, t3)
+    assert method.can("segment") and method.can("cluster") and method.can("generate")
