@@ -55,11 +55,12 @@ def test_large_samples_approach_the_closed_form():
     assert fid(real, fake) == pytest.approx(expected, abs=0.02)
 
 
-@pytest.mark.parametrize("rank", [None, 3])
-def test_eigenvalue_route_matches_scipy_sqrtm(rank):
+@pytest.mark.parametrize("rank1, rank2", [(None, None), (None, 3), (4, None)])
+def test_eigenvalue_route_matches_scipy_sqrtm(rank1, rank2):
+    # rank1 < dim: S1 is singular, Cholesky fails and S1^(1/2) comes from eigh instead.
     rng = np.random.default_rng(3)
     dim = 12
-    s1, s2 = random_covariance(rng, dim), random_covariance(rng, dim, rank)
+    s1, s2 = random_covariance(rng, dim, rank1), random_covariance(rng, dim, rank2)
     mu1, mu2 = rng.normal(size=dim), rng.normal(size=dim)
     assert fid_from_statistics(mu1, s1, mu2, s2) == pytest.approx(sqrtm_fid(mu1, s1, mu2, s2), rel=1e-6)
     assert trace_sqrt_product(s1, s2) == pytest.approx(np.trace(scipy.linalg.sqrtm(s1 @ s2).real), rel=1e-7)
@@ -114,7 +115,9 @@ def test_bad_statistics_raise():
         fid_from_statistics(mu, np.eye(4), mu, sigma)
     with pytest.raises(ValueError, match="not symmetric"):
         fid_from_statistics(mu, np.triu(np.ones((3, 3))), mu, sigma)
-    with pytest.raises(ValueError, match="positive semi-definite"):
+    with pytest.raises(ValueError, match="sigma1 is not positive semi-definite"):
         fid_from_statistics(mu, -np.eye(3), mu, sigma)
+    with pytest.raises(ValueError, match="sigma2 is not positive semi-definite"):
+        fid_from_statistics(mu, sigma, mu, np.diag([1.0, -1.0, 1.0]))
     with pytest.raises(ValueError, match="NaN"):
         fid_from_statistics(np.array([0, np.nan, 0]), sigma, mu, sigma)
