@@ -152,6 +152,7 @@ def _paper() -> OneGANConfig:
 def _tiny() -> OneGANConfig:
     return OneGANConfig(
         model=ModelConfig(image_size=32, ngf=8, ndf=8, z_dim=16, code_dim=16),
+        loss=LossConfig(mask_area_max=0.7),
         schedule=ScheduleConfig(iterations=1200, fake_recon_start=400, real_recon_start=800),
         train=TrainConfig(batch_size=16, lr=4e-4, log_every=25, sample_every=200, checkpoint_every=200),
     )

@@ -110,12 +110,13 @@ def code_regularization_loss(v_bg: torch.Tensor, v_p: torch.Tensor, v_c: torch.T
 def mask_regularization_loss(mask: torch.Tensor, area_min: float = 0.1, area_max: float = 0.9) -> torch.Tensor:
     """L_RM (documented form; the supplementary is unavailable): a mask prior with two terms,
     - binarisation: mean of min(I_m, 1 - I_m), zero only for a hard 0/1 mask;
-    - coverage: squared hinge keeping each mask's mean area inside [area_min, area_max], which rules
-      out the trivial all-0 / all-1 masks (the collapse §4.3 describes)."""
+    - coverage: hinge keeping each mask's mean area inside [area_min, area_max], which rules out the
+      trivial all-0 / all-1 masks (the collapse §4.3 describes). Linear, not squared, so that its pull
+      does not vanish near the bounds (a squared hinge let tiny runs drift to all-1 masks)."""
     mask = mask.float()
     binary = torch.minimum(mask, 1 - mask).mean()
     area = mask.flatten(1).mean(1)
-    coverage = (F.relu(area_min - area).pow(2) + F.relu(area - area_max).pow(2)).mean()
+    coverage = (F.relu(area_min - area) + F.relu(area - area_max)).mean()
     return binary + coverage
 
 

@@ -1,0 +1,85 @@
+"""Training speed of OneGAN: iterations/s and FLOPs per training step for the ``tiny`` and ``paper``
+shapes, in Phase I (generation path only) and Phase II (all three paths), on this machine.
+
+    .venv/bin/python scripts/bench_onegan_speed.py [--presets tiny paper] [--steps 5] [--device cpu]
+
+Appends its report to results/bench_onegan_speed.txt (FLOPs from torch.utils.flop_counter, which
+counts matmuls/convolutions forward and backward; a multiply-add is 2 FLOPs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from data_prep.atomic import write_text_atomic
+from data_prep.prepared import load_prepared
+from data_prep.provenance import git_commit
+from data_prep.synthetic import write_synthetic
+from onegan.config import OneGANConfig
+from onegan.trainer import Trainer
+
+
+def measure(preset: str, steps: int, device: str, workdir: Path) -> list[str]:
+    config = OneGANConfig.preset(preset, 12, 4)
+    size = config.model.image_size
+    data = workdir / f"synthetic_{size}"
+    if not data.exists():
+        write_synthetic(data, classes=12, parents=4, images=max(96, 4 * config.train.batch_size), size=size)
+    prepared = load_prepared(data)
+    trainer = Trainer(config, prepared, workdir / f"run_{preset}", device=device, progress=False)
+    lines = []
+    for phase, iteration in (("phase I", 0), ("phase II", config.schedule.real_recon_start)):
+        trainer.iteration = iteration
+        trainer.step()  # warm-up (allocations, cudnn autotune)
+        trainer.iteration = iteration
+        with FlopCounterMode(display=False) as counter:
+            trainer.step()
+        flops = counter.get_total_flops()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.iteration = iteration
+            trainer.step()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - start) / steps
+        lines.append(f"{preset:6s} {phase:9s} {size:4d}px batch {config.train.batch_size:3d}: "
+                     f"{1 / seconds:8.3f} it/s  {seconds:8.3f} s/it  {flops / 1e9:9.2f} GFLOP/step "
+                     f"({flops / seconds / 1e9:7.2f} GFLOP/s)")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", nargs="+", default=["tiny", "paper"])
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_speed.txt"))
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    header = (f"# OneGAN training speed, {time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, device "
+              f"{args.device} ({device_name}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
+              f"{args.steps} timed steps")
+    print(header)
+    lines = [header]
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in args.presets:
+            lines += measure(preset, args.steps, args.device, Path(tmp))
+    previous = args.out.read_text() if args.out.exists() else ""
+    write_text_atomic(args.out, previous + "\n".join(lines) + "\n\n")
+
+
+if __name__ == "__main__":
+    main()
