@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from onegan.config import OneGANConfig
+from data_prep.prepared import parent_of
+from onegan.config import ModelConfig, OneGANConfig
 from onegan.networks.encoders import ShapeEncoder, StyleEncoder
 
 
@@ -59,17 +60,39 @@ class GeneratedBatch(NamedTuple):
     z: torch.Tensor
 
 
-class BaselineEncoders(nn.Module):
-    """OneGAN's E_p (shape) and E_c (style), sized for a baseline generator."""
+def parent_codes(child: torch.Tensor, num_classes: int, num_parents: int) -> torch.Tensor:
+    """The fixed child->parent map (NC/NP consecutive children per parent) on a tensor of child codes,
+    via ``data_prep.prepared.parent_of`` so every part of the suite uses the same map."""
+    parents = parent_of(child.detach().cpu().numpy(), num_classes, num_parents)
+    return torch.as_tensor(parents, dtype=torch.long, device=child.device).reshape(child.shape)
 
-    def __init__(self, onegan_preset: str, num_classes: int, num_parents: int, image_size: int,
-                 z_dim: int) -> None:
+
+def encoder_model_config(onegan_preset: str, num_classes: int, num_parents: int, image_size: int,
+                         z_dim: int) -> ModelConfig:
+    """OneGAN's encoder sizes from its preset, at the baseline's image size and noise size."""
+    config = OneGANConfig.preset(onegan_preset, num_classes, num_parents)
+    return dataclasses.replace(config.model, image_size=image_size, z_dim=z_dim)
+
+
+class BaselineEncoders(nn.Module):
+    """OneGAN's E_p (shape) and E_c (style), sized for a baseline generator.
+
+    Checkpoints store ``model_config`` (``dataclasses.asdict``) so they load even after OneGAN's
+    presets change; ``from_config_dict`` rebuilds from it."""
+
+    def __init__(self, model_config: ModelConfig) -> None:
         super().__init__()
-        config = OneGANConfig.preset(onegan_preset, num_classes, num_parents)
-        model = dataclasses.replace(config.model, image_size=image_size, z_dim=z_dim)
-        self.image_size = image_size
-        self.shape_encoder = ShapeEncoder(model)
-        self.style_encoder = StyleEncoder(model)
+        self.model_config = model_config
+        self.image_size = model_config.image_size
+        self.shape_encoder = ShapeEncoder(model_config)
+        self.style_encoder = StyleEncoder(model_config)
+
+    @classmethod
+    def from_config_dict(cls, data: dict) -> BaselineEncoders:
+        return cls(ModelConfig(**data))
+
+    def config_dict(self) -> dict:
+        return dataclasses.asdict(self.model_config)
 
     def forward(self, images: torch.Tensor) -> EncodedImages:
         """``images`` in [-1, 1] at ``image_size``."""
@@ -97,7 +120,7 @@ def encoder_step(encoders: BaselineEncoders, optimizer: torch.optim.Optimizer,
     optimizer.zero_grad(set_to_none=True)
     losses["total"].backward()
     optimizer.step()
-    out = {k: float(v) for k, v in losses.items()}
+    out = {k: float(v.detach()) for k, v in losses.items()}
     out["child_accuracy"] = float((encoded.child_logits.argmax(1) == batch.child).float().mean())
     return out
 

@@ -52,8 +52,10 @@ from baselines.encoder_fitting import (
     BaselineEncoders,
     EncoderFitConfig,
     GeneratedBatch,
+    encoder_model_config,
     encoder_step,
     make_encoder_optimizer,
+    parent_codes,
 )
 from baselines.gan_blocks import (
     ConvGLU,
@@ -173,13 +175,6 @@ PRESETS: dict[str, FineGANConfig] = {
         encoders=EncoderFitConfig(onegan_preset="smoke", iterations=4, batch_size=8),
     ),
 }
-
-
-def parent_of_child(child: torch.Tensor, num_classes: int, num_parents: int) -> torch.Tensor:
-    """The fixed child->parent map (NC/NP consecutive children per parent), as
-    ``data_prep.prepared.parent_of``."""
-    per_parent = max(num_classes // num_parents, 1)
-    return torch.clamp(child // per_parent, max=num_parents - 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -445,8 +440,9 @@ class _Run:
         self.discriminators = FineGANDiscriminators(config, nc, np_).to(device)
         self.generator.apply(init_gan_weights)
         self.discriminators.apply(init_gan_weights)
-        self.encoders = BaselineEncoders(config.encoders.onegan_preset, nc, np_, config.image_size,
-                                         config.z_dim).to(device)
+        encoder_model = encoder_model_config(config.encoders.onegan_preset, nc, np_, config.image_size,
+                                             config.z_dim)
+        self.encoders = BaselineEncoders(encoder_model).to(device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.discriminators.parameters(), lr=config.lr, betas=config.betas)
         self.opt_e = make_encoder_optimizer(self.encoders, config.encoders)
@@ -460,7 +456,7 @@ class _Run:
             "gan_iteration": self.gan_iteration, "encoder_iteration": self.encoder_iteration,
             "seconds": self.seconds,
             "generator": self.generator.state_dict(), "discriminators": self.discriminators.state_dict(),
-            "encoders": self.encoders.state_dict(),
+            "encoders": self.encoders.state_dict(), "encoder_model": self.encoders.config_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "opt_e": self.opt_e.state_dict(),
             "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
             "provenance": {"git_commit": git_commit(), "versions": package_versions()},
@@ -482,7 +478,7 @@ class _Run:
     def sample_codes(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         nc, np_ = self.meta["num_classes"], self.meta["num_parents"]
         child = torch.randint(nc, (n,), generator=self.rng)
-        parent = parent_of_child(child, nc, np_)
+        parent = parent_codes(child, nc, np_)
         z = torch.randn(n, self.config.z_dim, generator=self.rng)
         return child.to(self.device), parent.to(self.device), z.to(self.device)
 
@@ -513,7 +509,7 @@ class _Run:
         self.opt_g.step()
         out = {("d_total" if k == "total" else k): float(v.detach()) for k, v in d_losses.items()}
         out.update({("g_total" if k == "total" else k): float(v.detach()) for k, v in g_losses.items()})
-        out["mask_mean"] = float(fake.foreground_mask.mean())
+        out["mask_mean"] = float(fake.foreground_mask.detach().mean())
         out["real_background_patches"] = float(weights.mean())
         return out
 
@@ -601,7 +597,7 @@ class FineGANMethod(Method):
                z: torch.Tensor | None = None, background: torch.Tensor | None = None) -> FineGANOutput:
         """The generator's full output (images in [-1, 1]) for the given codes."""
         child = self._check_codes(child, self.num_classes, "child")
-        parent = (parent_of_child(child, self.num_classes, self.num_parents) if parent is None
+        parent = (parent_codes(child, self.num_classes, self.num_parents) if parent is None
                   else self._check_codes(parent, self.num_parents, "parent"))
         background = parent if background is None else self._check_codes(background, self.num_parents,
                                                                           "background")
@@ -645,7 +641,6 @@ def load(checkpoint: Path, device: str | None = None) -> FineGANMethod:
     meta = state["meta"]
     generator = FineGANGenerator(config, meta["num_classes"], meta["num_parents"]).to(dev)
     generator.load_state_dict(state["generator"])
-    encoders = BaselineEncoders(config.encoders.onegan_preset, meta["num_classes"], meta["num_parents"],
-                                config.image_size, config.z_dim).to(dev)
+    encoders = BaselineEncoders.from_config_dict(state["encoder_model"]).to(dev)
     encoders.load_state_dict(state["encoders"])
     return FineGANMethod(config, meta, generator, encoders, dev, state)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data_prep.atomic import append_jsonl, atomic_path
+from data_prep.atomic import append_jsonl, atomic_path, read_jsonl
 from data_prep.errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -178,3 +178,8 @@ def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[s
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
+
+
+def read_losses(out: str | Path) -> list[dict[str, Any]]:
+    """The loss records of the run in ``out`` (one dict per logged iteration)."""
+    return read_jsonl(Path(out) / LOG_NAME)
