@@ -271,10 +271,12 @@ class ExternalPredictions(Method):
 
     # -- the image-based calls do not apply -------------------------------------------------------
     def segment(self, images: torch.Tensor) -> torch.Tensor:
-        raise UserError(f"external {self.label}: predictions are looked up by image id; call segment_ids(ids)")
+        raise ExternalPredictionError(f"external {self.label}: predictions are looked up by image id; "
+                                      "call segment_ids(ids)")
 
     def cluster(self, images: torch.Tensor) -> Clusters:
-        raise UserError(f"external {self.label}: predictions are looked up by image id; call cluster_ids(ids)")
+        raise ExternalPredictionError(f"external {self.label}: predictions are looked up by image id; "
+                                      "call cluster_ids(ids)")
 
 
 def from_spec(spec: str, prepared: Prepared) -> ExternalPredictions:
