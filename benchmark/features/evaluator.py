@@ -10,7 +10,8 @@ Both see images mapped to [-1, 1] (what the Google InceptionV3 weights expect), 
 input size. Features for FID are the pooled penultimate activations (2048-d / 128-d); probabilities
 are the softmax of the NC logits.
 
-``train_evaluator`` trains on the prepared dataset's labelled object images (role ``fg``), holds out
+``train_evaluator`` trains (Adam, cosine learning-rate decay over the epochs, random flips) on the
+prepared dataset's labelled object images (role ``fg``), holds out
 a stratified ``holdout_fraction`` per class (seeded), saves an atomic checkpoint after every epoch
 (resumable) with the held-out accuracy, and returns its path. ``load_evaluator`` gives an
 ``Extractor``; the registry knows it as ``evaluator:<checkpoint path>``.
@@ -128,11 +129,11 @@ class EvaluatorNet(nn.Module):
 
 def load_imagenet_init(net: EvaluatorNet, init: Path) -> None:
     """Load torchvision ImageNet InceptionV3 weights into the backbone (its fc/aux heads are dropped)."""
+    if net.arch != "inception_v3":
+        raise EvaluatorOptionError(f"--init applies to the inception_v3 evaluator, not {net.arch!r}")
     if not init.is_file():
         raise MissingWeightsError(f"ImageNet InceptionV3 weights not found at {init}: download "
                                   f"{IMAGENET_INCEPTION_URL} ({IMAGENET_INCEPTION_FILE}) and pass it with --init")
-    if net.arch != "inception_v3":
-        raise EvaluatorOptionError(f"--init applies to the inception_v3 evaluator, not {net.arch!r}")
     state = torch.load(init, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state)
     kept = {k: v for k, v in state.items() if not k.startswith(("fc.", "AuxLogits."))}
@@ -231,6 +232,8 @@ def train_evaluator(data: str | os.PathLike | Prepared, arch: str, out: str | os
     heldout_set = Subset(dataset, heldout_rows.tolist())
     for epoch in range(start_epoch, config.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # flips and shuffling, per epoch: resumable
+        for group in optimizer.param_groups:  # cosine decay by epoch, so the last epochs settle
+            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
         loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=False,
                             num_workers=config.num_workers, pin_memory=run_device.type == "cuda")
         net.train()

@@ -141,3 +141,31 @@ def test_scores_agree_with_torch_fidelity_on_the_same_evaluator(trained, tiny_pr
     mean, std = inception_score(fake_probs, splits=3)  # same seeded shuffle as torch-fidelity
     assert mean == pytest.approx(theirs["inception_score_mean"], rel=1e-4)
     assert std == pytest.approx(theirs["inception_score_std"], rel=1e-3, abs=1e-6)
+
+
+def test_init_weights_errors(tiny_prepared, tmp_path):
+    from data_prep.errors import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match="inception_v3_google-0cc3c7bd.pth"):
+        train_evaluator(tiny_prepared, "inception_v3", tmp_path / "x.pt", init=tmp_path / "absent.pth",
+                        epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="applies to the inception_v3"):
+        train_evaluator(tiny_prepared, "small", tmp_path / "y.pt", init=tmp_path / "absent.pth", epochs=1,
+                        device="cpu", progress=False)
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "y.pt").exists()
+
+
+def test_imagenet_init_loads_a_torchvision_state_dict(tmp_path):
+    from torchvision.models import inception_v3
+
+    from benchmark.features.evaluator import load_imagenet_init
+
+    torch.manual_seed(1)
+    imagenet = inception_v3(weights=None, aux_logits=True, init_weights=True)  # the layout of the real file
+    torch.save(imagenet.state_dict(), tmp_path / "init.pth")
+    net = EvaluatorNet("inception_v3", num_classes=3, image_size=75)
+    load_imagenet_init(net, tmp_path / "init.pth")
+    torch.testing.assert_close(net.backbone.Conv2d_1a_3x3.conv.weight, imagenet.Conv2d_1a_3x3.conv.weight)
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="not a torchvision inception_v3"):
+        load_imagenet_init(net, tmp_path / "other.pth")
