@@ -212,3 +212,16 @@ def test_max_minutes_stops_early_with_a_checkpoint(tiny_data, tmp_path):
     state = torch.load(path, weights_only=False)
     assert 1 <= state["gan_iteration"] < 50 and 1 <= state["encoder_iteration"] < 50
     assert finegan.load(path, device="cpu").gan_iteration == state["gan_iteration"]
+
+
+def test_mask_source_gives_at_least_the_bbox_background_units(tiny_data, tmp_path):
+    """With the same seed (same batch), masking by the GT mask (inside the bbox) keeps every
+    background unit the bbox rule keeps, and more around a non-rectangular object."""
+    fractions = {}
+    for source in ("bbox", "mask"):
+        config = dataclasses.replace(_short(1, 1), background_patch_source=source)
+        finegan.train(TrainRequest(data=tiny_data, out=tmp_path / source, preset="smoke", device="cpu"),
+                      config=config)
+        record, = [r for r in read_losses(tmp_path / source) if r["phase"] == "finegan"]
+        fractions[source] = record["real_background_patches"]
+    assert fractions["mask"] > fractions["bbox"] > 0
