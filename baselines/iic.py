@@ -45,13 +45,13 @@ class IICConfig:
     overcluster_factor: int = 5
     subheads: int = 1
     batch_size: int = 64
-    steps: int = 400
+    steps: int = 500
     lr: float = 1e-3
     head_period: int = 1
     crop_min_scale: float = 0.7
-    brightness: float = 0.1
-    contrast: float = 0.1
-    saturation: float = 0.1
+    brightness: float = 0.2
+    contrast: float = 0.2
+    saturation: float = 0.2
     hue: float = 0.0
     loss_ema: float = 0.95
     checkpoint_every: int = 250

@@ -16,7 +16,7 @@ def test_redraw_follows_equation_2() -> None:
     z = torch.randn(4, model.config.z_dim)
     with torch.no_grad():
         redrawn, masks = model.redraw(images, region, z)
-        drawn = [generator(z, masks) for generator in model.generators]
+        drawn = [generator(z, masks) for generator in model.generators]  # every G_k on every image
     assert masks.shape == (4, 2, 32, 32)
     assert torch.allclose(masks.sum(1), torch.ones(4, 32, 32), atol=1e-5)
     for i, k in enumerate(region.tolist()):
