@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from baselines import redo
 from baselines.base import TrainRequest
+from data_prep.errors import UserError
 
 
 def test_redraw_follows_equation_2() -> None:
@@ -38,3 +40,13 @@ def test_redo_trains_and_segments(tiny_prepared, tmp_path) -> None:
     # A finished run is returned as is when trained again with resume.
     again = redo.train(TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=1))
     assert torch.load(again, weights_only=False)["step"] == payload["step"]
+
+
+def test_resume_refuses_a_different_run_and_unknown_presets(tiny_prepared, tmp_path) -> None:
+    redo.train(TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=1, max_minutes=0.0))
+    with pytest.raises(UserError, match="different seed"):
+        redo.train(TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=2))
+    with pytest.raises(UserError, match="unknown preset 'huge'"):
+        redo.train(TrainRequest(data=tiny_prepared, out=tmp_path / "x", preset="huge"))
+    with pytest.raises(UserError, match="checkpoint not found"):
+        redo.load(tmp_path / "nowhere")
