@@ -88,7 +88,7 @@ def write_figures(ctx: RunContext, names: list[str], out_dir: Path) -> list[Path
     for name in names:
         if name not in METHODS:
             continue
-        method, _ = obtain_method(name, _request(ctx, name, None, 0))
+        method, _ = obtain_method(name, _request(ctx, name, None, 0), None, ctx.prepared, ctx.evaluator)
         written += method_figures(ctx, name, method, out_dir)
     if written:
         print(f"figures: {out_dir}")

@@ -1,20 +1,22 @@
 """The methods the benchmark knows, by name, and how to obtain a trained one.
 
 Each entry points at a module that follows the method-module contract (``train(request) -> Path``,
-``load(checkpoint, device) -> Method``); a module hosting several methods exposes them in a
-``METHODS`` dict of ``name -> (train, load)``. To add a method: write the module (see
-``baselines/base.py``) and add one line here.
+``load(checkpoint, device) -> Method``); methods with nothing to train (a fixed box, k-means on
+evaluator features) have a builder in ``BUILDERS``; ``external:SPEC`` methods read another program's
+files (``baselines/external.py``). To add a method: write the module (see ``baselines/base.py``) and
+add one line to ``METHODS``.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from baselines.base import Method, TrainRequest
 from data_prep.errors import UserError
+from data_prep.prepared import Prepared, load_prepared
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,10 @@ METHODS: dict[str, MethodEntry] = {e.name: e for e in (
     MethodEntry("finegan", "baselines.finegan", "FineGAN∗", ("generation", "segmentation", "clustering")),
     MethodEntry("stackgan", "baselines.stackgan", "StackGANv2∗", ("generation", "clustering")),
     MethodEntry("iic", "baselines.iic", "IIC-cluster", ("clustering",)),
-    MethodEntry("iic-seg", "baselines.iic", "IIC-seg", ("segmentation",)),
+    MethodEntry("iic-seg", "baselines.iic_seg", "IIC-seg", ("segmentation",)),
     MethodEntry("redo", "baselines.redo", "ReDO", ("segmentation",)),
     MethodEntry("kmeans-colour", "baselines.classical", "k-means (colours)", ("clustering",)),
+    MethodEntry("kmeans-features", "baselines.classical", "k-means (evaluator features)", ("clustering",)),
     MethodEntry("centred-box", "baselines.classical", "centred box", ("segmentation",)),
 )}
 DEFAULT_METHODS = tuple(METHODS)
@@ -54,25 +57,47 @@ def title_of(name: str, variant: str | None = None) -> str:
     return f"{base} / {variant}" if variant else base
 
 
-def _functions(entry: MethodEntry) -> tuple[Any, Any]:
-    module = importlib.import_module(entry.module)
-    registry = getattr(module, "METHODS", None)
-    if isinstance(registry, dict) and entry.name in registry:
-        return registry[entry.name]
-    return module.train, module.load
+def _centred_box(request: TrainRequest, prepared: Prepared, evaluator: Path | None) -> Method:
+    from baselines.classical import CentredBox
+
+    return CentredBox()
 
 
-def obtain_method(name: str, request: TrainRequest, checkpoint: Path | None = None) -> tuple[Method, str | None]:
+def _kmeans_features(request: TrainRequest, prepared: Prepared, evaluator: Path | None) -> Method:
+    """k-means on the evaluator classifier's features of the object images (fitted on the fly: seconds)."""
+    from baselines.classical import FeatureKMeans
+    from baselines.object_tensors import load_object_tensors
+    from benchmark.features.evaluator import load_evaluator
+
+    if evaluator is None:
+        raise UserError("kmeans-features needs the evaluator classifier (bench run trains one, or pass --evaluator)")
+    images = load_object_tensors(prepared, prepared.size, role="fg").images.float().div(255.0)
+    extractor = load_evaluator(evaluator, device=request.device)
+    return FeatureKMeans(extractor, prepared.num_classes, seed=request.seed).fit(images)
+
+
+# Methods with nothing to checkpoint: built directly from the data (and the evaluator).
+BUILDERS: dict[str, Callable[[TrainRequest, Prepared, Path | None], Method]] = {
+    "centred-box": _centred_box, "kmeans-features": _kmeans_features,
+}
+
+
+def obtain_method(name: str, request: TrainRequest, checkpoint: Path | None = None,
+                  prepared: Prepared | None = None, evaluator: Path | None = None) -> tuple[Method, str | None]:
     """Train (or resume) ``name`` into ``request.out`` unless a checkpoint is given, then load it.
 
-    Returns the method and the checkpoint path it came from (None for file-backed external methods).
+    Returns the method and the checkpoint path it came from (None for methods without one).
     """
+    prepared = prepared if prepared is not None else load_prepared(request.data)
     if name.startswith("external:"):
         from baselines.external import from_spec
 
-        return from_spec(name[len("external:"):]), None
+        return from_spec(name[len("external:"):], prepared), None
+    if name in BUILDERS:
+        return BUILDERS[name](request, prepared, evaluator), None
     entry = METHODS[name]
-    train, load = _functions(entry)
+    module = importlib.import_module(entry.module)
+    train, load = module.train, module.load
     if checkpoint is None:
         checkpoint = Path(train(request))
     elif not Path(checkpoint).exists():

@@ -43,7 +43,7 @@ PRESETS: dict[str, RunPreset] = {
     "smoke": RunPreset(
         name="smoke", method_preset="smoke",
         synthetic=SyntheticOptions(classes=6, parents=2, images=360, size=32),
-        ablation_iterations=30, max_minutes=3, evaluator_epochs=3, images_per_class=20, max_eval_images=200,
+        ablation_iterations=30, max_minutes=3, evaluator_epochs=12, images_per_class=20, max_eval_images=200,
     ),
     # The CPU demo: the default synthetic world, every method at its tiny preset, ~15 minutes on 2 cores.
     "tiny": RunPreset(

@@ -99,7 +99,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
     torch.manual_seed(seed)
     request = _request(ctx, name, variant, seed)
     started = time.perf_counter()
-    method, checkpoint_path = obtain_method(name, request, checkpoint)
+    method, checkpoint_path = obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
     train_time = time.perf_counter() - started
     for task in todo:
         options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
@@ -110,8 +110,8 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
                                dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
                                seed=seed, preset=ctx.preset.name, config={"request": str(request)},
-                               checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0 + train_time,
-                               options=result.options)
+                               checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
+                               options={**result.options, "train_or_load_seconds": round(train_time, 2)})
         ctx.store.append(records)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in TASK_METRICS[task])
         print(f"{title_of(name, variant)} seed {seed} {task}: {shown}")
@@ -131,14 +131,15 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force)
+    names = parse_methods(methods)
     needs_generation = "generation" in tasks or "ablation" in tasks
-    if needs_generation:
+    if needs_generation or "kmeans-features" in names:
         ctx.evaluator = ensure_evaluator(ctx, Path(evaluator) if evaluator else None)
+    if needs_generation:
         from benchmark.tasks.generation import evaluate_dataset_reference
 
         evaluate_dataset_reference(ctx)
     score_tasks = [t for t in tasks if t in ALL_TASKS]
-    names = parse_methods(methods)
     for seed in seed_list:
         if score_tasks:
             for name in names:

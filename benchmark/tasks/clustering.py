@@ -9,7 +9,14 @@ import torch
 
 from baselines.base import Method
 from benchmark.metrics import clustering_accuracy, nmi
-from benchmark.tasks.common import EvalOptions, TaskResult, iterate_images, rows_with_objects, subsample
+from benchmark.tasks.common import (
+    EvalOptions,
+    TaskResult,
+    cluster_batch,
+    iterate_images,
+    rows_with_objects,
+    subsample,
+)
 from data_prep.prepared import Prepared
 
 
@@ -19,7 +26,7 @@ def collect_clusters(method: Method, prepared: Prepared, indices: np.ndarray, op
     children, parents = [], []
     with torch.inference_mode():
         for batch in iterate_images(prepared, indices, options.batch_size, f"cluster {method.name}"):
-            clusters = method.cluster(batch["image"].to(options.device))
+            clusters = cluster_batch(method, prepared, batch, options.device)
             children.append(clusters.child.cpu().numpy())
             if clusters.parent is not None:
                 parents.append(clusters.parent.cpu().numpy())

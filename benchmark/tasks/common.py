@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from baselines.base import Clusters, Method
 from data_prep.datasets import ObjectImages
 from data_prep.prepared import Prepared
 
@@ -50,6 +51,23 @@ def subsample(indices: np.ndarray, max_images: int | None, seed: int) -> np.ndar
     if max_images is None or len(indices) <= max_images:
         return indices
     return np.sort(np.random.default_rng(seed).choice(indices, size=max_images, replace=False))
+
+
+def batch_ids(prepared: Prepared, batch: dict) -> list[str]:
+    """The manifest image ids of a batch (for file-backed external methods, which answer by id)."""
+    return prepared.manifest["image_id"].to_numpy()[batch["index"].numpy()].tolist()
+
+
+def segment_batch(method: Method, prepared: Prepared, batch: dict, device: str) -> torch.Tensor:
+    if getattr(method, "by_id", False):
+        return method.segment_ids(batch_ids(prepared, batch), batch["image"].shape[-1])
+    return method.segment(batch["image"].to(device))
+
+
+def cluster_batch(method: Method, prepared: Prepared, batch: dict, device: str) -> Clusters:
+    if getattr(method, "by_id", False):
+        return method.cluster_ids(batch_ids(prepared, batch))
+    return method.cluster(batch["image"].to(device))
 
 
 def iterate_images(prepared: Prepared, indices: np.ndarray, batch_size: int, desc: str

@@ -12,7 +12,14 @@ import torch
 
 from baselines.base import Method
 from benchmark.metrics import dice, iou
-from benchmark.tasks.common import EvalOptions, TaskResult, iterate_images, rows_with_masks, subsample
+from benchmark.tasks.common import (
+    EvalOptions,
+    TaskResult,
+    iterate_images,
+    rows_with_masks,
+    segment_batch,
+    subsample,
+)
 from data_prep.errors import UserError
 from data_prep.prepared import Prepared
 
@@ -25,7 +32,7 @@ def collect_masks(method: Method, prepared: Prepared, options: EvalOptions) -> t
     predicted, truth = [], []
     with torch.inference_mode():
         for batch in iterate_images(prepared, indices, options.batch_size, f"segment {method.name}"):
-            masks = method.segment(batch["image"].to(options.device))
+            masks = segment_batch(method, prepared, batch, options.device)
             predicted.append(masks.float().cpu().numpy()[:, 0])
             truth.append(batch["mask"].numpy()[:, 0] > 0.5)
     return np.concatenate(predicted), np.concatenate(truth)

@@ -1,0 +1,25 @@
+"""The regression comparison flags worsening beyond tolerance, in the metric's direction only."""
+
+from __future__ import annotations
+
+from benchmark.check import compare
+
+
+def _rec(metric, value, method="onegan"):
+    return {"method": method, "variant": None, "dataset": "synthetic", "metric": metric, "value": value, "seed": 0}
+
+
+def test_within_tolerance_passes_and_direction_matters():
+    reference = [_rec("iou", 50.0), _rec("fid", 100.0), _rec("acc", 0.30)]
+    rows, ok = compare(reference, [_rec("iou", 46.0), _rec("fid", 120.0), _rec("acc", 0.60)])
+    assert ok
+    assert {r[2]: r[6] for r in rows} == {"iou": "ok", "fid": "ok", "acc": "improved"}
+
+
+def test_regression_and_missing_fail():
+    reference = [_rec("iou", 50.0), _rec("fid", 100.0), _rec("nmi", 0.3, "iic")]
+    rows, ok = compare(reference, [_rec("iou", 44.0), _rec("fid", 126.0)])
+    assert not ok
+    assert {r[2]: r[6] for r in rows} == {"iou": "REGRESSED", "fid": "REGRESSED", "nmi": "MISSING"}
+    _, ok = compare(reference[:1], [_rec("iou", 45.0)])  # exactly at the 5-point tolerance: still ok
+    assert ok
