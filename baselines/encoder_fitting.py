@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -127,3 +128,50 @@ def encoder_step(encoders: BaselineEncoders, optimizer: torch.optim.Optimizer,
 
 def make_encoder_optimizer(encoders: BaselineEncoders, config: EncoderFitConfig) -> torch.optim.Adam:
     return torch.optim.Adam(encoders.parameters(), lr=config.lr, betas=config.betas)
+
+
+def train_gan_then_encoders(request, *, method: str, config, run, meta: dict, prepared, schedule_keys: set[str],
+                            deadline) -> Path:
+    """The two-phase schedule shared by the "+ our encoders" baselines (FineGAN, StackGANv2).
+
+    Phase 1 trains the GAN (``run.gan_step``) for ``config.iterations``; phase 2 fits OneGAN's encoders
+    on the frozen generator's samples (``run.sample_generated``) for ``config.encoders.iterations``.
+    Both resume from ``request.out``'s checkpoint; with ``max_minutes`` the GAN gets
+    ``config.gan_time_fraction`` of the time and the encoders always get the rest.
+    """
+    from baselines.gan_training import (
+        CHECKPOINT_NAME,
+        LOG_NAME,
+        CheckpointSaver,
+        resolve_device,
+        restore_or_reset,
+        run_phase,
+    )
+    from baselines.object_tensors import load_object_tensors
+
+    out = Path(request.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / CHECKPOINT_NAME
+    state = restore_or_reset(out, resume=request.resume, method=method, wanted_config=config.to_dict(),
+                             schedule_keys=schedule_keys, fingerprint=meta["fingerprint"],
+                             map_location=resolve_device(request.device))
+    if state is not None:
+        run.load_state_dict(state)
+    save = CheckpointSaver(checkpoint, run)
+    if run.gan_iteration < config.iterations:
+        data = load_object_tensors(prepared, config.image_size)
+        run_phase(
+            phase=method, done=run.gan_iteration, total=config.iterations,
+            step=lambda it: run.gan_step(data, it), save=save, log_path=out / LOG_NAME,
+            log_every=config.log_every, checkpoint_every=config.checkpoint_every,
+            deadline=deadline.split(config.gan_time_fraction),
+            on_iteration=lambda n: setattr(run, "gan_iteration", n))
+    enc = config.encoders
+    run_phase(
+        phase=f"{method}-encoders", done=run.encoder_iteration, total=enc.iterations,
+        step=lambda it: encoder_step(run.encoders, run.opt_e, run.sample_generated, enc), save=save,
+        log_path=out / LOG_NAME, log_every=config.log_every, checkpoint_every=config.checkpoint_every,
+        deadline=deadline, on_iteration=lambda n: setattr(run, "encoder_iteration", n))
+    if not checkpoint.exists():
+        save()
+    return checkpoint

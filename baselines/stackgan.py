@@ -44,9 +44,9 @@ from baselines.encoder_fitting import (
     EncoderFitConfig,
     GeneratedBatch,
     encoder_model_config,
-    encoder_step,
     make_encoder_optimizer,
     parent_codes,
+    train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
     ConvGLU,
@@ -60,17 +60,12 @@ from baselines.gan_blocks import (
     to_unit,
 )
 from baselines.gan_training import (
-    CHECKPOINT_NAME,
-    LOG_NAME,
-    CheckpointSaver,
     Deadline,
     load_checkpoint,
     resolve_device,
-    restore_or_reset,
-    run_phase,
     seed_everything,
 )
-from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.object_tensors import resize_images
 from data_prep.errors import UserError
 from data_prep.prepared import load_prepared
 from data_prep.provenance import git_commit, package_versions
@@ -371,34 +366,9 @@ def train(request: TrainRequest, config: StackGANConfig | None = None) -> Path:
     meta = {"num_classes": prepared.num_classes, "num_parents": prepared.num_parents,
             "fingerprint": prepared.fingerprint, "dataset": prepared.name, "prepared_size": prepared.size}
     device = resolve_device(request.device)
-    out = Path(request.out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / CHECKPOINT_NAME
     run = _Run(config, meta, device, request.seed)
-    state = restore_or_reset(out, resume=request.resume, method=NAME, wanted_config=config.to_dict(),
-                             schedule_keys=SCHEDULE_KEYS, fingerprint=meta["fingerprint"], map_location=device)
-    if state is not None:
-        run.load_state_dict(state)
-    save = CheckpointSaver(checkpoint, run)
-
-    # With max_minutes, the GAN gets gan_time_fraction of it; the encoders always get the rest.
-    if run.gan_iteration < config.iterations:
-        data = load_object_tensors(prepared, config.image_size)
-        run_phase(
-            phase="stackgan", done=run.gan_iteration, total=config.iterations,
-            step=lambda it: run.gan_step(data, it), save=save, log_path=out / LOG_NAME,
-            log_every=config.log_every, checkpoint_every=config.checkpoint_every,
-            deadline=deadline.split(config.gan_time_fraction),
-            on_iteration=lambda n: setattr(run, "gan_iteration", n))
-    enc = config.encoders
-    run_phase(
-        phase="stackgan-encoders", done=run.encoder_iteration, total=enc.iterations,
-        step=lambda it: encoder_step(run.encoders, run.opt_e, run.sample_generated, enc), save=save,
-        log_path=out / LOG_NAME, log_every=config.log_every, checkpoint_every=config.checkpoint_every,
-        deadline=deadline, on_iteration=lambda n: setattr(run, "encoder_iteration", n))
-    if not checkpoint.exists():
-        save()
-    return checkpoint
+    return train_gan_then_encoders(request, method=NAME, config=config, run=run, meta=meta, prepared=prepared,
+                                   schedule_keys=SCHEDULE_KEYS, deadline=deadline)
 
 
 # --------------------------------------------------------------------------------------------------
