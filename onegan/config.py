@@ -63,6 +63,7 @@ class LossConfig:
     # L_RM's documented form (see losses.mask_regularization_loss): mask area kept in [min, max].
     mask_area_min: float = 0.1
     mask_area_max: float = 0.9
+    mask_area_weight: float = 0.0   # L_RM's optional sparsity term (not in the paper preset)
 
 
 @dataclass(frozen=True)

@@ -107,17 +107,21 @@ def code_regularization_loss(v_bg: torch.Tensor, v_p: torch.Tensor, v_c: torch.T
     return sum(v.float().pow(2).sum(1).mean() for v in (v_bg, v_p, v_c)) / dim
 
 
-def mask_regularization_loss(mask: torch.Tensor, area_min: float = 0.1, area_max: float = 0.9) -> torch.Tensor:
+def mask_regularization_loss(mask: torch.Tensor, area_min: float = 0.1, area_max: float = 0.9,
+                             area_weight: float = 0.0) -> torch.Tensor:
     """L_RM (documented form; the supplementary is unavailable): a mask prior with two terms,
     - binarisation: mean of min(I_m, 1 - I_m), zero only for a hard 0/1 mask;
     - coverage: hinge keeping each mask's mean area inside [area_min, area_max], which rules out the
       trivial all-0 / all-1 masks (the collapse §4.3 describes). Linear, not squared, so that its pull
-      does not vanish near the bounds (a squared hinge let tiny runs drift to all-1 masks)."""
+      does not vanish near the bounds (a squared hinge let tiny runs drift to all-1 masks);
+    - optional sparsity ``area_weight`` · mean area (0 in the paper preset): the smallest mask that
+      still lets D_bgB see no object in I_bg is the object itself, so this pulls the mask tight
+      instead of letting I_fg repaint background around the object."""
     mask = mask.float()
     binary = torch.minimum(mask, 1 - mask).mean()
     area = mask.flatten(1).mean(1)
     coverage = (F.relu(area_min - area) + F.relu(area - area_max)).mean()
-    return binary + coverage
+    return binary + coverage + area_weight * area.mean()
 
 
 def generation_total_loss(adversarial: torch.Tensor, classification: torch.Tensor, latent_distance: torch.Tensor,

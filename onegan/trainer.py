@@ -262,7 +262,8 @@ class Trainer:
 
     def _mask_prior(self, mask: torch.Tensor) -> torch.Tensor:
         loss_cfg = self.config.loss
-        return losses.mask_regularization_loss(mask, loss_cfg.mask_area_min, loss_cfg.mask_area_max)
+        return losses.mask_regularization_loss(mask, loss_cfg.mask_area_min, loss_cfg.mask_area_max,
+                                               loss_cfg.mask_area_weight)
 
     def _model_losses(self, generated: Generated, child: torch.Tensor, parent: torch.Tensor, real: torch.Tensor,
                       reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]]

@@ -94,3 +94,18 @@ def test_reconstruction_and_perceptual_real_vs_fake():
     assert losses.perceptual_loss(f, rf).item() == pytest.approx(4.0)
     assert losses.perceptual_loss(f, rf, f, rf * 0.5).item() == pytest.approx(5.0)
     assert losses.autoencoder_total_loss(*(torch.tensor(x) for x in (1.0, 2.0, 3.0, 4.0))).item() == 10.0
+
+
+def test_mask_sparsity_term_prefers_the_smaller_of_two_valid_masks():
+    """L_RM's optional area term (tiny preset): among binary masks inside the area bounds it ranks the
+    tighter one lower, by exactly area_weight x the area difference; weight 0 leaves L_RM unchanged."""
+    small, large = torch.zeros(2, 1, 10, 10), torch.zeros(2, 1, 10, 10)
+    small[:, :, 3:7, 3:7] = 1   # area 0.16
+    large[:, :, 1:9, 1:9] = 1   # area 0.64
+    for mask, area in ((small, 0.16), (large, 0.64)):
+        assert losses.mask_regularization_loss(mask, 0.1, 0.9).item() == 0.0
+        assert losses.mask_regularization_loss(mask, 0.1, 0.9, area_weight=0.5).item() == pytest.approx(0.5 * area)
+    mask = torch.rand(3, 1, 8, 8, requires_grad=True)
+    losses.mask_regularization_loss(mask, 0.0, 1.0, area_weight=2.0).backward()
+    binarisation_grad = torch.where(mask.detach() < 0.5, 1.0, -1.0) / mask.numel()
+    assert torch.allclose(mask.grad, binarisation_grad + 2.0 / mask.numel(), atol=1e-7)
