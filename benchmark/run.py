@@ -11,6 +11,7 @@ stopped); training resumes from each method's last checkpoint under ``<work>``.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ class RunContext:
     device: str
     force: bool
     evaluator: Path | None = None
+    inception_weights: Path | None = None
 
 
 def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
@@ -104,7 +106,8 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
     for task in todo:
         options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
                               images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
-                              cache_dir=ctx.work / "stats-cache", seed=seed)
+                              cache_dir=ctx.work / "stats-cache", seed=seed,
+                              inception_weights=ctx.inception_weights)
         t0 = time.perf_counter()
         result = TASKS[task](method, ctx.prepared, options)
         records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
@@ -120,7 +123,8 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
 def run(task: str = "all", dataset: str = "synthetic", methods: str | None = None, preset: str = "tiny",
         seeds: str = "0", out: str | Path = "results/latest", work: str | Path = "runs", force: bool = False,
         device: str | None = None, evaluator: str | Path | None = None,
-        checkpoints: dict[str, Path] | None = None, figures: bool = True) -> list[dict]:
+        checkpoints: dict[str, Path] | None = None, figures: bool = True,
+        inception_weights: str | Path | None = None) -> list[dict]:
     """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
     run_preset = get_preset(preset)
     work = Path(work)
@@ -131,6 +135,10 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force)
+    if inception_weights is not None:
+        from benchmark.features.inception import resolve_weights
+
+        ctx.inception_weights = resolve_weights(inception_weights)  # fails early, naming the file
     names = parse_methods(methods)
     needs_generation = "generation" in tasks or "ablation" in tasks
     if needs_generation or "kmeans-features" in names:
@@ -170,6 +178,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evaluator", default=None, help="evaluator checkpoint (default: train one)")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                         help="use this checkpoint instead of training METHOD")
+    parser.add_argument("--inception-weights", default=None, metavar="FILE",
+                        help="also score FID/CFID with the standard FID InceptionV3 "
+                             "(weights-inception-2015-12-05-6726825d.pth; or env ONEGAN_INCEPTION_WEIGHTS)")
     parser.add_argument("--no-figures", action="store_true")
 
 
@@ -182,5 +193,6 @@ def main(args: argparse.Namespace) -> int:
         checkpoints[key] = Path(value)
     run(task=args.task, dataset=args.dataset, methods=args.methods, preset=args.preset, seeds=args.seeds,
         out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
-        checkpoints=checkpoints, figures=not args.no_figures)
+        checkpoints=checkpoints, figures=not args.no_figures,
+        inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"))
     return 0

@@ -27,6 +27,7 @@ class EvalOptions:
     images_per_class: int = 150       # generation: FineGAN's protocol, 150 per child code
     evaluator: Path | None = None     # generation: the classifier checkpoint scoring FID/IS/CFID/CIS
     cache_dir: Path | None = None     # generation: cached real-image statistics
+    inception_weights: Path | None = None  # generation: also FID/CFID on the standard FID Inception features
     seed: int = 0
 
 

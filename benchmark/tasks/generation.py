@@ -80,11 +80,24 @@ def evaluate_generation(method: Method, prepared: Prepared, options: EvalOptions
     scores = generation_scores(prepared, fakes, fake_cond, real_cond, extractor, role=REAL_ROLE,
                                cache_dir=options.cache_dir, batch_size=options.batch_size,
                                is_splits=10 if len(fake_cond) >= 100 else 1)
+    values = _table1_values(scores)
     options_out = {k: scores[k] for k in ("n_real", "n_fake", "conditional_classes_used",
                                           "conditional_classes_total", "extractor", "real_from_cache")}
+    if options.inception_weights is not None:
+        # FineGAN's protocol scores FID with the standard ImageNet Inception: regenerate the same
+        # images (same seed) rather than hold them all in memory, and score them again.
+        from benchmark.features.inception import InceptionExtractor
+
+        inception = InceptionExtractor(options.inception_weights, device=options.device)
+        fakes, _ = _generated(method, prepared.num_classes, options.images_per_class, options.batch_size,
+                              options.device, options.seed)
+        standard = generation_scores(prepared, fakes, fake_cond, real_cond, inception, role=REAL_ROLE,
+                                     cache_dir=options.cache_dir, batch_size=options.batch_size, is_splits=1)
+        values.update({f"{k}_inception": float(standard[k]) for k in ("fid", "cfid") if standard[k] is not None})
+        options_out["inception"] = inception.identity
     options_out.update(images_per_class=options.images_per_class, real_conditions=condition_source,
                        cfid="wcfid", cis="bcis", generation_seconds=round(time.perf_counter() - t0, 2))
-    return TaskResult(_table1_values(scores), options_out)
+    return TaskResult(values, options_out)
 
 
 def evaluate_dataset_reference(ctx: RunContext) -> None:

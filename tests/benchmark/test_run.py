@@ -71,13 +71,21 @@ def test_cli_errors_are_one_line(prepared_dir, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert bench(["table", "--results", str(tmp_path / "empty")]) == 2
     assert "no records.jsonl" in capsys.readouterr().err
+    assert bench(["run", "--dataset", str(prepared_dir), "--inception-weights", str(tmp_path / "w.pth"),
+                  "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "weights-inception-2015-12-05-6726825d.pth" in err and "Traceback" not in err
 
 
 def test_generation_pipeline_with_a_trained_method(prepared_dir, tmp_path):
-    """Evaluator training, the Dataset row, OneGAN smoke training, every Table 1 metric, figures."""
+    """Evaluator training, the Dataset row, OneGAN smoke training, every Table 1 metric (also on the
+    standard FID Inception, with weights this test creates), figures."""
+    from benchmark.features.inception import save_random_inception_weights
+
+    weights = save_random_inception_weights(tmp_path / "inception.pth")
     out = tmp_path / "out"
     run(task="generation", dataset=str(prepared_dir), methods="onegan", preset="smoke", out=out,
-        work=tmp_path / "work", figures=True)
+        work=tmp_path / "work", figures=True, inception_weights=weights)
     records = read_jsonl(out / "records.jsonl")
     by_method = {}
     for r in records:
@@ -90,5 +98,6 @@ def test_generation_pipeline_with_a_trained_method(prepared_dir, tmp_path):
     assert by_method["onegan"]["cis"] <= by_method["onegan"]["is"] + 1e-9  # BCIS <= IS (WCIS >= 1)
     onegan = next(r for r in records if r["method"] == "onegan")
     assert onegan["checkpoint"] and onegan["options"]["real_conditions"] == "method clusters"
+    assert by_method["onegan"]["fid_inception"] > 0 and "cfid_inception" in by_method["onegan"]
     assert (out / "figures" / "onegan_generation.png").exists()
     assert (out / "figures" / "onegan_translation.png").exists()
