@@ -11,6 +11,7 @@ stopped); training resumes from each method's last checkpoint under ``<work>``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -76,13 +77,14 @@ def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
 
 def _request(ctx: RunContext, name: str, variant: str | None, seed: int) -> TrainRequest:
     iterations = ctx.preset.iterations.get(name)
-    ablation = None
+    ablation, preset = None, ctx.preset.method_preset
     if variant is not None:
         iterations = ctx.preset.ablation_iterations or iterations
         ablation = None if variant == ABLATION_REFERENCE else variant
+        preset = ctx.preset.ablation_preset or preset
     run_name = f"{name}" + (f"-{variant}" if variant else "")
     out = ctx.work / "checkpoints" / ctx.prepared.fingerprint / ctx.preset.name / f"seed{seed}" / run_name
-    return TrainRequest(data=ctx.prepared.root, out=out, preset=ctx.preset.method_preset, seed=seed,
+    return TrainRequest(data=ctx.prepared.root, out=out, preset=preset, seed=seed,
                         resume=True, device=ctx.device, max_minutes=ctx.preset.max_minutes,
                         iterations=iterations, ablation=ablation)
 
@@ -112,7 +114,10 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         result = TASKS[task](method, ctx.prepared, options)
         records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
                                dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
-                               seed=seed, preset=ctx.preset.name, config={"request": str(request)},
+                               seed=seed, preset=ctx.preset.name,
+                               config={"train_request": {k: str(v) if isinstance(v, Path) else v
+                                                         for k, v in dataclasses.asdict(request).items()},
+                                       "run_preset": ctx.preset.to_dict()},
                                checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
                                options={**result.options, "train_or_load_seconds": round(train_time, 2)})
         ctx.store.append(records)
