@@ -129,9 +129,9 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         seeds: str = "0", out: str | Path = "results/latest", work: str | Path = "runs", force: bool = False,
         device: str | None = None, evaluator: str | Path | None = None,
         checkpoints: dict[str, Path] | None = None, figures: bool = True,
-        inception_weights: str | Path | None = None) -> list[dict]:
+        inception_weights: str | Path | None = None, ablation_preset: str | None = None) -> list[dict]:
     """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
-    run_preset = get_preset(preset)
+    run_preset = get_preset(preset, ablation_preset)
     work = Path(work)
     tasks = list(ALL_TASKS) + ["ablation"] if task == "all" else [task]
     unknown = [t for t in tasks if t not in (*ALL_TASKS, "ablation")]
@@ -175,6 +175,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="synthetic", help="a prepared directory, or 'synthetic' (default)")
     parser.add_argument("--methods", default=None, help=f"comma list of {', '.join(METHODS)} or external:SPEC")
     parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
+    parser.add_argument("--ablation-preset", default=None, choices=["smoke", "tiny", "paper"],
+                        help="train the ablation variants at this OneGAN preset's full budget "
+                             "(default: the run preset's choice; tiny's demo uses smoke)")
     parser.add_argument("--seeds", default="0", help="comma list; tables report mean ± std over seeds")
     parser.add_argument("--out", default="results/latest", help="where records.jsonl and figures go")
     parser.add_argument("--work", default="runs", help="prepared data, checkpoints, evaluator, caches")
@@ -199,5 +202,6 @@ def main(args: argparse.Namespace) -> int:
     run(task=args.task, dataset=args.dataset, methods=args.methods, preset=args.preset, seeds=args.seeds,
         out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
         checkpoints=checkpoints, figures=not args.no_figures,
-        inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"))
+        inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"),
+        ablation_preset=args.ablation_preset)
     return 0

@@ -20,7 +20,7 @@ import numpy as np
 from tabulate import tabulate
 
 from baselines.reported import reported_records
-from benchmark.methods import title_of
+from benchmark.methods import METHODS, title_of
 from benchmark.records import HIGHER_IS_BETTER, METRIC_TITLES, RECORDS_FILE
 from data_prep.atomic import read_jsonl, write_text_atomic
 from data_prep.errors import UserError
@@ -119,11 +119,14 @@ def build_tables(records: list[dict], tables: list[str], reported: str = "all") 
             for method, variant in methods:
                 if method == "dataset" or variant:
                     continue
-                row = _measured_row(title_of(method), stats, datasets, metrics, method, "")
+                source = "reference" if method in METHODS and METHODS[method].uses_labels else "measured"
+                row = _measured_row(title_of(method), stats, datasets, metrics, method, "", source)
                 rows += [row] if row else []
+            blocks.append(("measured", rows))
+            # The ablation rows trained at the ablation budget, beside the unablated OneGAN at that budget.
             ablations = [_measured_row(f"OneGAN {label}", stats, datasets, metrics, "onegan", v)
-                         for v, label in TABLE12_ABLATIONS.items()]
-            blocks.append(("measured", rows + [r for r in ablations if r]))
+                         for v, label in (("reference", "(same budget)"), *TABLE12_ABLATIONS.items())]
+            blocks.append(("measured ablations", [r for r in ablations if r]))
         else:
             for block, variants in TABLE3_BLOCKS.items():
                 ref = _measured_row("OneGAN (same budget)", stats, datasets, metrics, "onegan", "reference")
