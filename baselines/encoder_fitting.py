@@ -175,3 +175,38 @@ def train_gan_then_encoders(request, *, method: str, config, run, meta: dict, pr
     if not checkpoint.exists():
         save()
     return checkpoint
+
+
+class TwoPhaseRunState:
+    """Checkpoint (``state_dict``/``load_state_dict``) of a GAN-then-encoders run.
+
+    Subclasses (FineGAN's and StackGANv2's runs) set ``method_name`` and list their networks in
+    ``modules``; both hold ``opt_g``/``opt_d``/``opt_e``, a ``torch.Generator`` ``rng``, the two
+    phase counters and the elapsed seconds.
+    """
+
+    method_name: str = ""
+    modules: tuple[str, ...] = ("generator", "discriminators", "encoders")
+    optimisers: tuple[str, ...] = ("opt_g", "opt_d", "opt_e")
+
+    def state_dict(self) -> dict:
+        from data_prep.provenance import git_commit, package_versions
+
+        state = {
+            "method": self.method_name, "config": self.config.to_dict(), "meta": self.meta, "seed": self.seed,
+            "gan_iteration": self.gan_iteration, "encoder_iteration": self.encoder_iteration,
+            "seconds": self.seconds, "encoder_model": self.encoders.config_dict(),
+            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "provenance": {"git_commit": git_commit(), "versions": package_versions()},
+        }
+        state.update({name: getattr(self, name).state_dict() for name in (*self.modules, *self.optimisers)})
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in (*self.modules, *self.optimisers):
+            getattr(self, name).load_state_dict(state[name])
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.gan_iteration = int(state["gan_iteration"])
+        self.encoder_iteration = int(state["encoder_iteration"])
+        self.seconds = float(state.get("seconds", 0.0))

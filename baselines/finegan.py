@@ -52,6 +52,7 @@ from baselines.encoder_fitting import (
     BaselineEncoders,
     EncoderFitConfig,
     GeneratedBatch,
+    TwoPhaseRunState,
     encoder_model_config,
     make_encoder_optimizer,
     parent_codes,
@@ -78,7 +79,6 @@ from baselines.gan_training import (
 from baselines.object_tensors import resize_images, take_batch
 from data_prep.errors import UserError
 from data_prep.prepared import load_prepared
-from data_prep.provenance import git_commit, package_versions
 
 NAME = "finegan"
 
@@ -426,8 +426,10 @@ def generator_losses(d: FineGANDiscriminators, fake: FineGANOutput, child: torch
 # Training
 
 
-class _Run:
+class _Run(TwoPhaseRunState):
     """Everything a FineGAN training run holds; ``state_dict`` is the checkpoint."""
+
+    method_name = NAME
 
     def __init__(self, config: FineGANConfig, meta: dict[str, Any], device: torch.device, seed: int) -> None:
         self.config, self.meta, self.device, self.seed = config, meta, device, seed
@@ -446,31 +448,6 @@ class _Run:
         self.gan_iteration = 0
         self.encoder_iteration = 0
         self.seconds = 0.0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "method": NAME, "config": self.config.to_dict(), "meta": self.meta, "seed": self.seed,
-            "gan_iteration": self.gan_iteration, "encoder_iteration": self.encoder_iteration,
-            "seconds": self.seconds,
-            "generator": self.generator.state_dict(), "discriminators": self.discriminators.state_dict(),
-            "encoders": self.encoders.state_dict(), "encoder_model": self.encoders.config_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "opt_e": self.opt_e.state_dict(),
-            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "provenance": {"git_commit": git_commit(), "versions": package_versions()},
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminators.load_state_dict(state["discriminators"])
-        self.encoders.load_state_dict(state["encoders"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.opt_e.load_state_dict(state["opt_e"])
-        self.rng.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self.gan_iteration = int(state["gan_iteration"])
-        self.encoder_iteration = int(state["encoder_iteration"])
-        self.seconds = float(state.get("seconds", 0.0))
 
     def sample_codes(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         nc, np_ = self.meta["num_classes"], self.meta["num_parents"]
