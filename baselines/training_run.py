@@ -9,22 +9,25 @@ returned at once. Each method supplies two callables: ``step(i) -> dict of losse
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from data_prep.atomic import atomic_path
+from baselines.gan_training import (  # noqa: F401 - re-exported for the trainers
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+    seed_everything,
+)
 from data_prep.errors import UserError
 from data_prep.provenance import git_commit
 
-CHECKPOINT_NAME = "checkpoint.pt"
 PresetT = TypeVar("PresetT")
 
 
@@ -34,34 +37,12 @@ def choose_preset(presets: dict[str, PresetT], name: str, method: str) -> Preset
     return presets[name]
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def pick_device(device: str | None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Atomically write a checkpoint (a reader never sees a half-written file)."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+# One implementation of seeding, devices and checkpoint files for every baseline trainer.
+pick_device = resolve_device
 
 
 def read_checkpoint(path: str | Path, method: str) -> dict[str, Any]:
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.is_file():
-        raise UserError(f"{method}: checkpoint not found: {path} (train it first)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if payload.get("method") != method:
-        raise UserError(f"{path} is a checkpoint of {payload.get('method')!r}, not {method!r}")
-    return payload
+    return load_checkpoint(path, method, map_location="cpu")
 
 
 @dataclass
