@@ -62,7 +62,7 @@ PRESETS: dict[str, RunPreset] = {
 
 def get_preset(name: str, ablation_preset: str | None = None) -> RunPreset:
     """The named run preset; ``ablation_preset`` trains the ablation variants at that OneGAN preset's
-    own full budget instead (e.g. ``tiny`` for meaningful Table 3 numbers on a CPU, ~25 minutes)."""
+    own full budget instead (e.g. ``tiny`` for meaningful Table 3 numbers on a CPU: 13 runs of ~6 CPU-minutes)."""
     if name not in PRESETS:
         raise UserError(f"unknown run preset {name!r}; choose one of {sorted(PRESETS)}")
     preset = PRESETS[name]
