@@ -75,6 +75,16 @@ def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
                                 epochs=ctx.preset.evaluator_epochs, seed=0))
 
 
+def scale_label(ctx: RunContext, variant: str | None) -> str:
+    """The run preset, plus for ablation variants the scale they train at (so a later run with another
+    ``--ablation-preset`` neither resumes nor skips the earlier scale's checkpoints and records)."""
+    if variant is None:
+        return ctx.preset.name
+    scale = ctx.preset.ablation_preset or ctx.preset.method_preset
+    budget = f"@{ctx.preset.ablation_iterations}" if ctx.preset.ablation_iterations else ""
+    return f"{ctx.preset.name}:{scale}{budget}"
+
+
 def _request(ctx: RunContext, name: str, variant: str | None, seed: int) -> TrainRequest:
     iterations = ctx.preset.iterations.get(name)
     ablation, preset = None, ctx.preset.method_preset
@@ -83,7 +93,7 @@ def _request(ctx: RunContext, name: str, variant: str | None, seed: int) -> Trai
         ablation = None if variant == ABLATION_REFERENCE else variant
         preset = ctx.preset.ablation_preset or preset
     run_name = f"{name}" + (f"-{variant}" if variant else "")
-    out = ctx.work / "checkpoints" / ctx.prepared.fingerprint / ctx.preset.name / f"seed{seed}" / run_name
+    out = ctx.work / "checkpoints" / ctx.prepared.fingerprint / scale_label(ctx, variant) / f"seed{seed}" / run_name
     return TrainRequest(data=ctx.prepared.root, out=out, preset=preset, seed=seed,
                         resume=True, device=ctx.device, max_minutes=ctx.preset.max_minutes,
                         iterations=iterations, ablation=ablation)
@@ -94,7 +104,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
     """Train/load one method (variant) and score every task not yet recorded for it."""
     supported = [t for t in tasks if name.startswith("external:") or t in METHODS[name].tasks]
     base = {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "seed": seed, "preset": ctx.preset.name}
+            "seed": seed, "preset": scale_label(ctx, variant)}
     todo = [t for t in supported
             if ctx.force or not set(TASK_METRICS[t]) <= ctx.store.done_metrics(cell_key({**base, "task": t}))]
     if not todo:
@@ -114,7 +124,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         result = TASKS[task](method, ctx.prepared, options)
         records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
                                dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
-                               seed=seed, preset=ctx.preset.name,
+                               seed=seed, preset=scale_label(ctx, variant),
                                config={"train_request": {k: str(v) if isinstance(v, Path) else v
                                                          for k, v in dataclasses.asdict(request).items()},
                                        "run_preset": ctx.preset.to_dict()},

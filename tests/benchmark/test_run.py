@@ -101,3 +101,22 @@ def test_generation_pipeline_with_a_trained_method(prepared_dir, tmp_path):
     assert by_method["onegan"]["fid_inception"] > 0 and "cfid_inception" in by_method["onegan"]
     assert (out / "figures" / "onegan_generation.png").exists()
     assert (out / "figures" / "onegan_translation.png").exists()
+
+
+def test_ablation_task_records_every_variant_at_its_scale(prepared_dir, tmp_path):
+    from benchmark.presets import get_preset
+    from benchmark.run import ABLATION_REFERENCE, ABLATION_VARIANTS, RunContext, scale_label
+
+    out = tmp_path / "out"
+    run(task="ablation", dataset=str(prepared_dir), preset="smoke", out=out, work=tmp_path / "work",
+        figures=False)
+    records = [r for r in read_jsonl(out / "records.jsonl") if r["method"] == "onegan"]
+    assert {r["variant"] for r in records} == {ABLATION_REFERENCE, *ABLATION_VARIANTS}
+    assert {r["preset"] for r in records} == {"smoke:smoke@30"}
+    assert {(r["variant"], r["metric"]) for r in records} >= {(v, m) for v in ABLATION_VARIANTS
+                                                               for m in ("fid", "cis", "iou", "acc")}
+    # Another ablation scale is a different cell: not skipped, not resumed from these checkpoints.
+    full = RunContext(get_preset("tiny", ablation_preset="tiny"), None, tmp_path, None, "cpu", False)
+    demo = RunContext(get_preset("tiny"), None, tmp_path, None, "cpu", False)
+    assert scale_label(full, "no-rm") == "tiny:tiny" != scale_label(demo, "no-rm") == "tiny:smoke@60"
+    assert scale_label(full, None) == scale_label(demo, None) == "tiny"
