@@ -25,7 +25,7 @@ REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "
 # percentage points, ACC/NMI as fractions), relative for FID/IS-type scores whose scale varies.
 TOLERANCES = {"iou": ("abs", 5.0), "dice": ("abs", 5.0), "acc": ("abs", 0.05), "nmi": ("abs", 0.05),
               "fid": ("rel", 0.25), "cfid": ("rel", 0.25), "is": ("rel", 0.25), "cis": ("rel", 0.25)}
-TABLE_METRICS = {m for metrics in TASK_METRICS.values() for m in metrics}
+SCORED_METRICS = {m for metrics in TASK_METRICS.values() for m in metrics}  # the tables' columns
 
 
 def compare(reference: list[dict], measured: list[dict]) -> tuple[list[list], bool]:
@@ -34,7 +34,7 @@ def compare(reference: list[dict], measured: list[dict]) -> tuple[list[list], bo
     rows, ok = [], True
     for key in sorted(ref):
         dataset, method, variant, metric = key
-        if metric not in TABLE_METRICS:
+        if metric not in SCORED_METRICS:
             continue
         ref_value = ref[key][0]
         kind, tol = TOLERANCES[metric]

@@ -40,16 +40,24 @@ class RecordStore:
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / RECORDS_FILE
+        self._done: dict[tuple, set[str]] | None = None  # cell key -> recorded metrics, read once
 
     def load(self) -> list[dict]:
         return read_jsonl(self.path)
 
-    def done_metrics(self, key: tuple) -> set[str]:
-        return {r["metric"] for r in self.load() if cell_key(r) == key}
+    def is_done(self, cell: dict) -> bool:
+        """Whether every metric of ``cell``'s task is recorded (``cell``: the fields of ``cell_key``)."""
+        if self._done is None:
+            self._done = {}
+            for record in self.load():
+                self._done.setdefault(cell_key(record), set()).add(record["metric"])
+        return set(TASK_METRICS[cell["task"]]) <= self._done.get(cell_key(cell), set())
 
     def append(self, records: Iterable[dict]) -> None:
         for record in records:
             append_jsonl(self.path, record)
+            if self._done is not None:
+                self._done.setdefault(cell_key(record), set()).add(record["metric"])
 
 
 def make_records(*, method: str, variant: str | None, dataset: str, dataset_fingerprint: str, task: str,

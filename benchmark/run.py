@@ -22,7 +22,7 @@ import torch
 from baselines.base import TrainRequest
 from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
 from benchmark.presets import RunPreset, get_preset
-from benchmark.records import TASK_METRICS, RecordStore, cell_key, make_records
+from benchmark.records import TASK_METRICS, RecordStore, make_records
 from benchmark.table import summary_table
 from benchmark.tasks import TASKS, EvalOptions
 from data_prep.errors import UserError
@@ -103,10 +103,10 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                    checkpoint: Path | None = None) -> None:
     """Train/load one method (variant) and score every task not yet recorded for it."""
     supported = [t for t in tasks if name.startswith("external:") or t in METHODS[name].tasks]
+    scale = scale_label(ctx, variant)
     base = {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "seed": seed, "preset": scale_label(ctx, variant)}
-    todo = [t for t in supported
-            if ctx.force or not set(TASK_METRICS[t]) <= ctx.store.done_metrics(cell_key({**base, "task": t}))]
+            "seed": seed, "preset": scale}
+    todo = [t for t in supported if ctx.force or not ctx.store.is_done({**base, "task": t})]
     if not todo:
         print(f"{title_of(name, variant)} seed {seed}: {', '.join(supported) or 'nothing'} already recorded")
         return
@@ -115,19 +115,18 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
     started = time.perf_counter()
     method, checkpoint_path = obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
     train_time = time.perf_counter() - started
+    options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
+                          images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
+                          cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights)
+    config = {"train_request": {k: str(v) if isinstance(v, Path) else v
+                                for k, v in dataclasses.asdict(request).items()},
+              "run_preset": ctx.preset.to_dict()}
     for task in todo:
-        options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
-                              images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
-                              cache_dir=ctx.work / "stats-cache", seed=seed,
-                              inception_weights=ctx.inception_weights)
         t0 = time.perf_counter()
         result = TASKS[task](method, ctx.prepared, options)
         records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
                                dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
-                               seed=seed, preset=scale_label(ctx, variant),
-                               config={"train_request": {k: str(v) if isinstance(v, Path) else v
-                                                         for k, v in dataclasses.asdict(request).items()},
-                                       "run_preset": ctx.preset.to_dict()},
+                               seed=seed, preset=scale, config=config,
                                checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
                                options={**result.options, "train_or_load_seconds": round(train_time, 2)})
         ctx.store.append(records)

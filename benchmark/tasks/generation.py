@@ -102,11 +102,11 @@ def evaluate_generation(method: Method, prepared: Prepared, options: EvalOptions
 
 def evaluate_dataset_reference(ctx: RunContext) -> None:
     """Table 1's "Dataset" row: the real images scored against themselves, labels as conditions."""
-    from benchmark.records import TASK_METRICS, cell_key, make_records
+    from benchmark.records import make_records
 
-    base = {"method": "dataset", "variant": None, "dataset_fingerprint": ctx.prepared.fingerprint,
+    cell = {"method": "dataset", "variant": None, "dataset_fingerprint": ctx.prepared.fingerprint,
             "task": "generation", "seed": 0, "preset": ctx.preset.name}
-    if not ctx.force and set(TASK_METRICS["generation"]) <= ctx.store.done_metrics(cell_key(base)):
+    if not ctx.force and ctx.store.is_done(cell):
         return
     options = EvalOptions(device=ctx.device, evaluator=ctx.evaluator, cache_dir=ctx.work / "stats-cache")
     extractor = _evaluator(options)
