@@ -130,6 +130,12 @@ def make_encoder_optimizer(encoders: BaselineEncoders, config: EncoderFitConfig)
     return torch.optim.Adam(encoders.parameters(), lr=config.lr, betas=config.betas)
 
 
+def prepared_meta(prepared) -> dict:
+    """What a two-phase baseline's checkpoint records of its data (checked again on resume and load)."""
+    return {"num_classes": prepared.num_classes, "num_parents": prepared.num_parents,
+            "fingerprint": prepared.fingerprint, "dataset": prepared.name, "prepared_size": prepared.size}
+
+
 def train_gan_then_encoders(request, *, method: str, config, run, meta: dict, prepared, schedule_keys: set[str],
                             deadline) -> Path:
     """The two-phase schedule shared by the "+ our encoders" baselines (FineGAN, StackGANv2).

@@ -56,6 +56,7 @@ from baselines.encoder_fitting import (
     encoder_model_config,
     make_encoder_optimizer,
     parent_codes,
+    prepared_meta,
     train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
@@ -494,11 +495,6 @@ class _Run(TwoPhaseRunState):
         return GeneratedBatch(self.generator(z, child, parent, parent).image, child, parent, z)
 
 
-def _meta(prepared) -> dict[str, Any]:
-    return {"num_classes": prepared.num_classes, "num_parents": prepared.num_parents,
-            "fingerprint": prepared.fingerprint, "dataset": prepared.name, "prepared_size": prepared.size}
-
-
 def train(request: TrainRequest, config: FineGANConfig | None = None) -> Path:
     """Train FineGAN, then fit OneGAN's encoders to it; returns the checkpoint path.
 
@@ -509,7 +505,7 @@ def train(request: TrainRequest, config: FineGANConfig | None = None) -> Path:
     started = time.monotonic()
     deadline = Deadline(request.max_minutes, start=started)
     prepared = load_prepared(request.data)
-    meta = _meta(prepared)
+    meta = prepared_meta(prepared)
     device = resolve_device(request.device)
     run = _Run(config, meta, device, request.seed)
     return train_gan_then_encoders(request, method=NAME, config=config, run=run, meta=meta, prepared=prepared,

@@ -47,6 +47,7 @@ from baselines.encoder_fitting import (
     encoder_model_config,
     make_encoder_optimizer,
     parent_codes,
+    prepared_meta,
     train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
@@ -339,8 +340,7 @@ def train(request: TrainRequest, config: StackGANConfig | None = None) -> Path:
     config = config or StackGANConfig.preset(request.preset)
     deadline = Deadline(request.max_minutes)
     prepared = load_prepared(request.data)
-    meta = {"num_classes": prepared.num_classes, "num_parents": prepared.num_parents,
-            "fingerprint": prepared.fingerprint, "dataset": prepared.name, "prepared_size": prepared.size}
+    meta = prepared_meta(prepared)
     device = resolve_device(request.device)
     run = _Run(config, meta, device, request.seed)
     return train_gan_then_encoders(request, method=NAME, config=config, run=run, meta=meta, prepared=prepared,
