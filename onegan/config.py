@@ -23,7 +23,8 @@ class UnknownPresetError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes of the sub-networks (FineGAN widths at paper scale: ngf = ndf = 64, d_z = 100).
+    """Sizes of the sub-networks. The ``paper`` preset has FineGAN's (``kkanshul/finegan`` train.yml:
+    GF_DIM = DF_DIM = 64, Z_DIM = 100, R_NUM = 2) and its code widths; smaller presets keep the topology.
 
     The pre-images A_bg, A_fg and bypasses B_bg, B_fg live at ``image_size / 4`` resolution.
     """
@@ -31,10 +32,17 @@ class ModelConfig:
     num_classes: int = 200          # NC, child classes phi_c
     num_parents: int = 20           # NP, parent classes phi_p (e_bg = e_p, so also the background codes)
     image_size: int = 128
-    ngf: int = 64                   # generator width
-    ndf: int = 64                   # discriminator / encoder width
+    ngf: int = 64                   # generator width (FineGAN GF_DIM): 16·ngf at 4x4, ngf at full size
+    ndf: int = 64                   # discriminator / encoder width (FineGAN DF_DIM)
     z_dim: int = 100                # d_z
-    code_dim: int = 32              # d_p = d_c = d_bg, size of the embedded code vectors v_p, v_c, v_bg
+    # Width of the embedded codes v_bg, v_p, v_c (Eq. 2). None: FineGAN's one-hot widths, which the
+    # embeddings replace (d_bg = NC as FineGAN's tied background code, d_p = NP, d_c = NC), so every
+    # generator layer has FineGAN's shape. An int: that width for all three.
+    code_dim: int | None = None
+    residual_blocks: int = 2        # ResBlocks in each code-joining stage (FineGAN R_NUM)
+    # Strides of D_bg's three 4x4 convs (FineGAN encode_background_img: 2, 2, 1 -> 34-px patches at
+    # 128 px). Small images use stride 1 first so that D_bg still has several patches per image.
+    background_patch_strides: tuple[int, int, int] = (2, 2, 1)
     normalization: Normalization = "glu-lnorm"
     # Mixup (Eq. 9). None: beta sampled per instance (the paper); a float: beta fixed (ablations).
     mixup_codes_beta: float | None = None     # beta_1, beta_2 (v_p/v_c vs encoder predictions)
@@ -42,12 +50,42 @@ class ModelConfig:
     bypass: bool = True             # False: the reconstruction path ignores B_fg/B_bg ("no bypass")
 
     def __post_init__(self) -> None:
-        if self.image_size < 16 or self.image_size & (self.image_size - 1):
-            raise UserError(f"image_size must be a power of two >= 16, got {self.image_size}")
+        if self.image_size < 32 or self.image_size & (self.image_size - 1):
+            raise UserError(f"image_size must be a power of two >= 32, got {self.image_size}")
         if self.normalization not in NORMALIZATIONS:
             raise UserError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.num_classes < 1 or self.num_parents < 1:
             raise UserError(f"need NC, NP >= 1, got NC={self.num_classes}, NP={self.num_parents}")
+        if self.ngf < 4 or self.ngf % 4:
+            raise UserError(f"ngf must be a multiple of 4 (the child stage ends at ngf/4), got {self.ngf}")
+        if self.background_patch_size()[1] < 1:
+            raise UserError(f"background_patch_strides {self.background_patch_strides} leave no D_bg patch "
+                            f"at {self.image_size} px; use smaller strides")
+
+    @property
+    def background_code_dim(self) -> int:
+        """d_bg, width of v_bg."""
+        return self.num_classes if self.code_dim is None else self.code_dim
+
+    @property
+    def parent_code_dim(self) -> int:
+        """d_p, width of v_p."""
+        return self.num_parents if self.code_dim is None else self.code_dim
+
+    @property
+    def child_code_dim(self) -> int:
+        """d_c, width of v_c."""
+        return self.num_classes if self.code_dim is None else self.code_dim
+
+    def background_patch_size(self) -> tuple[int, int]:
+        """(receptive field in px, patches per side) of D_bg's logits: three 4x4 convs and a 4x4 head,
+        no padding."""
+        field, jump, size = 1, 1, self.image_size
+        for stride in (*self.background_patch_strides, 1):
+            field += 3 * jump
+            jump *= stride
+            size = (size - 4) // stride + 1
+        return field, size
 
 
 @dataclass(frozen=True)
@@ -64,6 +102,13 @@ class LossConfig:
     mask_area_min: float = 0.1
     mask_area_max: float = 0.9
     mask_area_weight: float = 0.0   # L_RM's optional sparsity term (not in the paper preset)
+    # Choices the paper leaves open (README "Where the paper is silent"):
+    # the codes the fake reconstruction mixes in and L_VAE targets: "predicted" (argmax ê_p, ê_c, as
+    # for real images) or "known" (the (φ_p, φ_c) the fake was generated from).
+    fake_reconstruction_codes: Literal["predicted", "known"] = "predicted"
+    # True: the fake reconstruction's input I is detached, so L_AE on fakes trains the encoders and
+    # the generators' reconstruction, not the generation that made I.
+    detach_fake_reconstruction_input: bool = True
 
 
 @dataclass(frozen=True)
@@ -141,7 +186,10 @@ class OneGANConfig:
     def from_dict(cls, data: dict[str, Any]) -> OneGANConfig:
         train = dict(data["train"])
         train["betas"] = tuple(train["betas"])
-        return cls(model=ModelConfig(**data["model"]), loss=LossConfig(**data["loss"]),
+        model = dict(data["model"])
+        if "background_patch_strides" in model:
+            model["background_patch_strides"] = tuple(model["background_patch_strides"])
+        return cls(model=ModelConfig(**model), loss=LossConfig(**data["loss"]),
                    schedule=ScheduleConfig(**data["schedule"]), train=TrainConfig(**train),
                    preset_name=data.get("preset_name", "paper"), ablation=data.get("ablation"))
 
@@ -156,7 +204,7 @@ def _tiny() -> OneGANConfig:
     # forbid objects in I_bg and the masks stayed blobs at the area bound. L_RM: masks at most 45% of
     # the image plus a sparsity pull (0.5 x area), so the mask shrinks to what I_bg may not show.
     return OneGANConfig(
-        model=ModelConfig(image_size=32, ngf=8, ndf=32, z_dim=16, code_dim=16),
+        model=ModelConfig(image_size=32, ngf=16, ndf=32, z_dim=16, background_patch_strides=(1, 2, 1)),
         loss=LossConfig(mask_area_max=0.45, mask_area_weight=0.5),
         schedule=ScheduleConfig(iterations=1200, fake_recon_start=400, real_recon_start=800),
         train=TrainConfig(batch_size=16, lr=4e-4, log_every=25, sample_every=200, checkpoint_every=200),
@@ -165,7 +213,7 @@ def _tiny() -> OneGANConfig:
 
 def _smoke() -> OneGANConfig:
     return OneGANConfig(
-        model=ModelConfig(image_size=16, ngf=4, ndf=4, z_dim=8, code_dim=8),
+        model=ModelConfig(image_size=32, ngf=4, ndf=4, z_dim=8, residual_blocks=1, background_patch_strides=(1, 2, 1)),
         schedule=ScheduleConfig(iterations=30, fake_recon_start=10, real_recon_start=20),
         train=TrainConfig(batch_size=8, log_every=5, sample_every=15,
                           checkpoint_every=10),

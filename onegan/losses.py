@@ -44,6 +44,14 @@ def discriminator_child_real_fake_loss(real_logits: torch.Tensor, fake_logits: t
     return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
 
 
+def discriminator_child_class_loss(generated_child_logits: torch.Tensor, child: torch.Tensor) -> torch.Tensor:
+    """D_cB's own training loss: CE(D_cB(I), φ_c) on generated images, the only images whose child
+    class is known (the auxiliary task of InfoGAN-style models, §3 "Discriminators"; its generator side
+    is the third term of L_E, Eq. 12). The paper lists no equation for the discriminator side; it is
+    added to that path's L_D with weight 1."""
+    return F.cross_entropy(generated_child_logits.float(), child)
+
+
 def discriminator_loss(background_real_fake: torch.Tensor, background_object: torch.Tensor,
                        child_real_fake: torch.Tensor, bg_weight: float = BG_ADVERSARIAL_WEIGHT) -> torch.Tensor:
     """-L_D = 10·(-L_DbgA) + (-L_DbgB) + (-L_DcA)  (Eq. 10)."""
@@ -125,22 +133,23 @@ def mask_regularization_loss(mask: torch.Tensor, area_min: float = 0.1, area_max
 
 
 def generation_total_loss(adversarial: torch.Tensor, classification: torch.Tensor, latent_distance: torch.Tensor,
-                          code_regularization: torch.Tensor, mask_regularization: torch.Tensor,
+                          code_regularization: torch.Tensor, mask_regularization: torch.Tensor | None,
                           code_weight: float = CODE_REGULARIZATION_WEIGHT,
                           mask_weight: float = MASK_REGULARIZATION_WEIGHT) -> torch.Tensor:
-    """L_GEN = L_G + L_E + L_MSE + 0.1·L_Rv + 2·L_RM  (Eq. 14; pass mask_weight=0 for "no L_RM")."""
-    return (adversarial + classification + latent_distance + code_weight * code_regularization
-            + mask_weight * mask_regularization)
+    """L_GEN = L_G + L_E + L_MSE + 0.1·L_Rv + 2·L_RM  (Eq. 14; ``mask_regularization=None`` for "no L_RM")."""
+    total = adversarial + classification + latent_distance + code_weight * code_regularization
+    return total if mask_regularization is None else total + mask_weight * mask_regularization
 
 
 # ---- Eq. 15-18: reconstruction path ------------------------------------------------------------------
 
 def gaussian_kl(mu: torch.Tensor, sigma: torch.Tensor, target_mean: torch.Tensor | None = None) -> torch.Tensor:
-    """D_KL(N(μ, diag(σ²)) || N(m, I)) = ½ Σ_j (σ_j² + (μ_j - m_j)² - 1 - log σ_j²), averaged over
-    the batch and the code dimensions (so codes of different sizes weigh alike). σ is a std."""
+    """D_KL(N(μ, diag(σ²)) || N(m, I)) = ½ Σ_j (σ_j² + (μ_j - m_j)² - 1 - log σ_j²): summed over the
+    code dimensions j as Eq. 15 writes it (the KL of the multivariate Gaussians), averaged over the
+    batch. σ is a standard deviation."""
     mu, sigma = mu.float(), sigma.float()
     diff = mu if target_mean is None else mu - target_mean.float()
-    return 0.5 * (sigma.pow(2) + diff.pow(2) - 1 - 2 * sigma.log()).mean()
+    return 0.5 * (sigma.pow(2) + diff.pow(2) - 1 - 2 * sigma.log()).sum(1).mean()
 
 
 def vae_loss(mu_p: torch.Tensor, sigma_p: torch.Tensor, v_p: torch.Tensor, mu_c: torch.Tensor,
@@ -175,7 +184,7 @@ def perceptual_loss(child_features: torch.Tensor, reconstructed_child_features: 
     return loss
 
 
-def autoencoder_total_loss(generation: torch.Tensor, vae: torch.Tensor, reconstruction: torch.Tensor,
-                           perceptual: torch.Tensor) -> torch.Tensor:
-    """L_AE = L_GEN + L_VAE + L_REC + L_PER  (Eq. 18)."""
-    return generation + vae + reconstruction + perceptual
+def autoencoder_total_loss(generation: torch.Tensor, vae: torch.Tensor | None, reconstruction: torch.Tensor,
+                           perceptual: torch.Tensor | None) -> torch.Tensor:
+    """L_AE = L_GEN + L_VAE + L_REC + L_PER  (Eq. 18); ``None`` for a term an ablation removes."""
+    return generation + reconstruction + sum(t for t in (vae, perceptual) if t is not None)

@@ -190,9 +190,10 @@ class Trainer:
             generated = self.model.generate(child, parent, z)
             reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]] = {}
             if FAKE_RECONSTRUCTION in paths:
-                fake_input = generated.image.detach()
+                fake_input = generated.image.detach() if cfg.loss.detach_fake_reconstruction_input else generated.image
+                known = child if cfg.loss.fake_reconstruction_codes == "known" else None
                 reconstructions[FAKE_RECONSTRUCTION] = (fake_input, self.model.reconstruct(
-                    fake_input, sample_mixup_weights(n, model_cfg, device)))
+                    fake_input, sample_mixup_weights(n, model_cfg, device), child=known))
             if REAL_RECONSTRUCTION in paths:
                 reconstructions[REAL_RECONSTRUCTION] = (real, self.model.reconstruct(
                     real, sample_mixup_weights(n, model_cfg, device)))
@@ -218,7 +219,7 @@ class Trainer:
                 named.update({f"{prefix}/L_DbgA": dbg_a, f"{prefix}/L_DbgB": dbg_b, f"{prefix}/L_DcA": dc_a})
                 if path == GENERATION:
                     # D_cB learns the child class from generated images (the only labelled ones).
-                    aux = torch.nn.functional.cross_entropy(fake_child.child_logits.float(), child)
+                    aux = losses.discriminator_child_class_loss(fake_child.child_logits, child)
                     named[f"{prefix}/L_DcB"] = aux
                     d_total = d_total + aux
                 named[f"{prefix}/L_D"] = d_total
@@ -269,7 +270,6 @@ class Trainer:
                       reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]]
                       ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         loss_cfg, model = self.config.loss, self.model
-        mask_weight = loss_cfg.mask_regularization_weight if loss_cfg.use_mask_regularization else 0.0
         named: dict[str, torch.Tensor] = {}
 
         # Generation path: L_GEN (Eq. 14).
@@ -284,10 +284,13 @@ class Trainer:
                                             generated.preimage_fg.detach(), shape.bypass_fg,
                                             generated.preimage_bg.detach(), bypass_bg, self.config.model.bypass)
         l_rv = losses.code_regularization_loss(generated.v_bg, generated.v_p, generated.v_c)
-        l_rm = self._mask_prior(generated.mask)
+        named.update({"gen/L_E": l_e, "gen/L_MSE": l_mse, "gen/L_Rv": l_rv})
+        l_rm = None
+        if loss_cfg.use_mask_regularization:
+            l_rm = named["gen/L_RM"] = self._mask_prior(generated.mask)
         l_gen = losses.generation_total_loss(l_g, l_e, l_mse, l_rv, l_rm, loss_cfg.code_regularization_weight,
-                                             mask_weight)
-        named.update({"gen/L_E": l_e, "gen/L_MSE": l_mse, "gen/L_Rv": l_rv, "gen/L_RM": l_rm, "gen/L_GEN": l_gen})
+                                             loss_cfg.mask_regularization_weight)
+        named["gen/L_GEN"] = l_gen
         total = l_gen
 
         # Reconstruction paths: L_AE (Eq. 18) with L_GEN's terms that exist for a reconstruction
@@ -296,14 +299,17 @@ class Trainer:
             prefix = _SHORT[path]
             pair = self.discriminators[path]
             l_g, rec_child_judgement = self._adversarial(pair, rec.image, rec.background, prefix, named)
-            l_rm = self._mask_prior(rec.mask)
-            l_gen = l_g + mask_weight * l_rm
-            zero = torch.zeros((), device=self.device)
-            l_vae = losses.vae_loss(rec.shape.mu_p, rec.shape.sigma_p, rec.v_p.detach(), rec.style.mu_c,
-                                    rec.style.sigma_c, rec.v_c.detach(), rec.shape.mu_z,
-                                    rec.shape.sigma_z) if loss_cfg.use_vae else zero
+            l_gen = l_g  # L_GEN's terms that exist for a reconstruction: L_G and L_RM
+            if loss_cfg.use_mask_regularization:
+                l_rm = named[f"{prefix}/L_RM"] = self._mask_prior(rec.mask)
+                l_gen = l_gen + loss_cfg.mask_regularization_weight * l_rm
+            l_vae = l_per = None
+            if loss_cfg.use_vae:
+                l_vae = named[f"{prefix}/L_VAE"] = losses.vae_loss(
+                    rec.shape.mu_p, rec.shape.sigma_p, rec.v_p.detach(), rec.style.mu_c, rec.style.sigma_c,
+                    rec.v_c.detach(), rec.shape.mu_z, rec.shape.sigma_z)
             fake = path == FAKE_RECONSTRUCTION
-            l_rec = losses.reconstruction_loss(
+            l_rec = named[f"{prefix}/L_REC"] = losses.reconstruction_loss(
                 source, rec.image,
                 generated.background.detach() if fake else None, rec.background if fake else None,
                 generated.mask.detach() if fake else None, rec.mask if fake else None)
@@ -311,12 +317,10 @@ class Trainer:
                 target_child = pair.child(source).features.detach()
                 target_bg = pair.background(generated.background.detach()).features.detach() if fake else None
                 rec_bg = pair.background(rec.background).features if fake else None
-                l_per = losses.perceptual_loss(target_child, rec_child_judgement.features, target_bg, rec_bg)
-            else:
-                l_per = zero
+                l_per = named[f"{prefix}/L_PER"] = losses.perceptual_loss(
+                    target_child, rec_child_judgement.features, target_bg, rec_bg)
             l_ae = losses.autoencoder_total_loss(l_gen, l_vae, l_rec, l_per)
-            named.update({f"{prefix}/L_RM": l_rm, f"{prefix}/L_VAE": l_vae, f"{prefix}/L_REC": l_rec,
-                          f"{prefix}/L_PER": l_per, f"{prefix}/L_AE": l_ae})
+            named[f"{prefix}/L_AE"] = l_ae
             total = total + l_ae
         named["L_total"] = total
         return named, total

@@ -21,13 +21,13 @@ class Codes(NamedTuple):
 
 
 class CodeEmbeddings(nn.Module):
-    """V_bg, V_p (over NP parents) and V_c (over NC children), each to ``code_dim``."""
+    """V_bg, V_p (over NP parents) and V_c (over NC children), to d_bg, d_p, d_c (``ModelConfig``)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.background = nn.Embedding(config.num_parents, config.code_dim)   # V_bg, indexed by e_bg = e_p
-        self.parent = nn.Embedding(config.num_parents, config.code_dim)       # V_p
-        self.child = nn.Embedding(config.num_classes, config.code_dim)        # V_c
+        self.background = nn.Embedding(config.num_parents, config.background_code_dim)  # V_bg, indexed by e_bg = e_p
+        self.parent = nn.Embedding(config.num_parents, config.parent_code_dim)      # V_p
+        self.child = nn.Embedding(config.num_classes, config.child_code_dim)       # V_c
 
     def forward(self, child: torch.Tensor, parent: torch.Tensor) -> Codes:
         return Codes(self.background(parent), self.parent(parent), self.child(child))

@@ -4,6 +4,16 @@
 - ``StyleEncoder``  E_c(I)      -> (ê_c logits (N, NC), μ_c, σ_c (N, d_c))                          Eq. 8
 - ``BackgroundEncoder`` E_bg(I, I_m) -> B_bg                                                       Eq. 6
 
+Bodies (the paper gives none; we follow FineGAN's discriminators, ``kkanshul/finegan`` ``model.py``):
+- E_p, E_c are FineGAN's code predictors ``D_NET(1)`` / ``D_NET(2)`` without their real/fake head:
+  ``encode_parent_and_child_img`` to 8x8, ``img_code_s32``, ``img_code_s32_1``, ``jointConv`` and a
+  4x4 stride-4 conv whose outputs are the logits and the Gaussian parameters (FineGAN's ``logits``
+  conv predicts only the code). E_p taps B_fg from its trunk at S/4 (2·ndf channels) with a 3x3 conv
+  to the pre-image width, since mixup 3 mixes B_fg with A_fg at S/4.
+- E_bg is FineGAN's ``encode_background_img`` (4x4 convs ndf, 2·ndf then 4·ndf, LeakyReLU, no
+  normalisation) on the masked image and the mask, with padding 1 (and a 3x3 third conv) so its map
+  stays at S/4 where mixup 4 needs B_bg, then a 3x3 conv to the pre-image width.
+
 σ is the standard deviation (positive; softplus of the raw output): the latent codes are sampled as
 v̂ = μ + σ·ε, ε ~ N(0, I). The bypasses B_fg, B_bg have the shape of the pre-images A_fg, A_bg
 (``preimage_channels`` x image_size/4 x image_size/4) so mixup 3 and 4 (Eq. 9) can mix them.
@@ -18,10 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from onegan.config import ModelConfig, OneGANConfig
-from onegan.networks.blocks import down_path, preimage_channels, preimage_resolution
+from onegan.networks.blocks import CodePredictorTail, SameDownBlock, object_image_trunk, preimage_channels
 
 _MIN_SIGMA = 1e-4
-_HEAD_RESOLUTION = 4
+_HEAD_KERNEL = 4
+_BYPASS_STAGE = 1   # trunk stage at S/4 (FineGAN's second 4x4 conv)
 
 
 def model_config(config: ModelConfig | OneGANConfig) -> ModelConfig:
@@ -52,15 +63,17 @@ def _sigma(raw: torch.Tensor) -> torch.Tensor:
 
 
 class _GaussianHead(nn.Module):
-    """Flattened 4x4 features -> logits and (μ, σ) pairs of the given sizes."""
+    """FineGAN's code-predictor head: ``jointConv`` then a 4x4 stride-4 conv on the 4x4 map, split into
+    logits and (μ, σ) pairs of the given sizes."""
 
-    def __init__(self, in_features: int, num_logits: int, gaussian_sizes: tuple[int, ...]) -> None:
+    def __init__(self, width: int, num_logits: int, gaussian_sizes: tuple[int, ...]) -> None:
         super().__init__()
         self.sizes = (num_logits, *[s for size in gaussian_sizes for s in (size, size)])
-        self.linear = nn.Linear(in_features, sum(self.sizes))
+        self.joint = SameDownBlock(width, width)
+        self.out = nn.Conv2d(width, sum(self.sizes), _HEAD_KERNEL, stride=_HEAD_KERNEL)
 
     def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
-        parts = list(self.linear(features.flatten(1)).split(self.sizes, dim=1))
+        parts = list(self.out(self.joint(features)).flatten(1).split(self.sizes, dim=1))
         for i in range(2, len(parts), 2):
             parts[i] = _sigma(parts[i])
         return parts
@@ -72,12 +85,11 @@ class ShapeEncoder(nn.Module):
     def __init__(self, config: ModelConfig | OneGANConfig) -> None:
         super().__init__()
         config = model_config(config)
-        size, bypass_res = config.image_size, preimage_resolution(config)
-        self.to_bypass_level, channels = down_path(config, 3, size, bypass_res)
-        self.bypass = nn.Conv2d(channels, preimage_channels(config), 3, padding=1)
-        self.to_head_level, head_channels = down_path(config, channels, bypass_res, _HEAD_RESOLUTION)
-        self.head = _GaussianHead(head_channels * _HEAD_RESOLUTION ** 2, config.num_parents,
-                                  (config.code_dim, config.z_dim))
+        trunk, widths = object_image_trunk(config)
+        self.to_bypass_level = trunk[:_BYPASS_STAGE + 1]
+        self.to_head_level = nn.Sequential(*trunk[_BYPASS_STAGE + 1:], CodePredictorTail(widths[-1]))
+        self.bypass = nn.Conv2d(widths[_BYPASS_STAGE], preimage_channels(config), 3, padding=1)
+        self.head = _GaussianHead(widths[-1], config.num_parents, (config.parent_code_dim, config.z_dim))
 
     def forward(self, image: torch.Tensor) -> ShapeCode:
         features = self.to_bypass_level(image)
@@ -92,8 +104,9 @@ class StyleEncoder(nn.Module):
     def __init__(self, config: ModelConfig | OneGANConfig) -> None:
         super().__init__()
         config = model_config(config)
-        self.features, channels = down_path(config, 3, config.image_size, _HEAD_RESOLUTION)
-        self.head = _GaussianHead(channels * _HEAD_RESOLUTION ** 2, config.num_classes, (config.code_dim,))
+        trunk, widths = object_image_trunk(config)
+        self.features = nn.Sequential(*trunk, CodePredictorTail(widths[-1]))
+        self.head = _GaussianHead(widths[-1], config.num_classes, (config.child_code_dim,))
 
     def forward(self, image: torch.Tensor) -> StyleCode:
         logits, mu_c, sigma_c = self.head(self.features(image))
@@ -107,8 +120,13 @@ class BackgroundEncoder(nn.Module):
     def __init__(self, config: ModelConfig | OneGANConfig) -> None:
         super().__init__()
         config = model_config(config)
-        self.features, channels = down_path(config, 4, config.image_size, preimage_resolution(config))
-        self.bypass = nn.Conv2d(channels, preimage_channels(config), 3, padding=1)
+        ndf = config.ndf
+        self.features = nn.Sequential(
+            nn.Conv2d(4, ndf, 4, stride=2, padding=1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, 2 * ndf, 4, stride=2, padding=1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(2 * ndf, 4 * ndf, 3, padding=1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        )
+        self.bypass = nn.Conv2d(4 * ndf, preimage_channels(config), 3, padding=1)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         masked = image * (1 - mask)

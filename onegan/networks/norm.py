@@ -57,6 +57,16 @@ class NormThenGLU(nn.Module):
         return x_left * torch.sigmoid(x_right)
 
 
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """The plain normalisation of ``kind`` (LNorm for the lnorm variants, INorm for the inorm ones),
+    used where FineGAN has a BatchNorm without GLU (the second conv of ``ResBlock``)."""
+    if kind in ("glu-lnorm", "lnorm"):
+        return layer_norm(channels)
+    if kind in ("glu-inorm", "inorm"):
+        return instance_norm(channels)
+    raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {kind!r}")
+
+
 def glu_norm(kind: str, channels: int) -> nn.Module:
     """The normalisation+GLU module ``kind`` mapping 2*channels -> channels."""
     if kind == "glu-lnorm":

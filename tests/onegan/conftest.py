@@ -1,4 +1,4 @@
-"""Shared fixtures: a small synthetic prepared dataset and a micro OneGAN config (16 px, tiny widths)."""
+"""Shared fixtures: a small synthetic prepared dataset and a micro OneGAN config (smoke preset, 32 px)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ NC, NP = 4, 2
 
 @pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # 24 px on disk so the model (16 px) exercises the resize at its boundary.
+    # 24 px on disk so the model (32 px) exercises the resize at its boundary.
     return write_synthetic(tmp_path_factory.mktemp("onegan_data") / "synthetic", classes=NC, parents=NP,
                            images=60, size=24, seed=0)
 

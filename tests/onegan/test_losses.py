@@ -74,14 +74,24 @@ def test_regularisers():
 
 
 def test_kl_matches_torch_distributions():
+    """Eq. 15's KL of diagonal Gaussians: summed over the code dimensions, averaged over the batch."""
     torch.manual_seed(0)
     mu, sigma, target = torch.randn(5, 7), torch.rand(5, 7) + 0.1, torch.randn(5, 7)
-    expected = kl_divergence(Normal(mu, sigma), Normal(target, torch.ones_like(target))).mean()
+    expected = kl_divergence(Normal(mu, sigma), Normal(target, torch.ones_like(target))).sum(1).mean()
     assert torch.allclose(losses.gaussian_kl(mu, sigma, target), expected, atol=1e-6)
     assert losses.gaussian_kl(torch.zeros(2, 3), torch.ones(2, 3)).item() == pytest.approx(0.0, abs=1e-7)
     z = (torch.randn(2, 4), torch.rand(2, 4) + 0.2)
     total = losses.vae_loss(mu, sigma, target, mu, sigma, target, *z)
     assert torch.allclose(total, 2 * expected + losses.gaussian_kl(*z))
+
+
+def test_kl_by_hand_sums_over_dimensions():
+    """One sample, d = 3, σ = 1: KL(N(μ, I) || N(m, I)) = ½ ||μ - m||², not its mean over d."""
+    mu, target = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[0.0, 0.0, 1.0]])
+    assert losses.gaussian_kl(mu, torch.ones(1, 3), target).item() == pytest.approx(0.5 * (1 + 4 + 4))
+    # σ = e, μ = m = 0 in d = 2: each dimension contributes ½ (e² - 1 - 2) .
+    e = torch.exp(torch.tensor(1.0))
+    assert losses.gaussian_kl(torch.zeros(1, 2), torch.full((1, 2), e)).item() == pytest.approx(float(e ** 2 - 3))
 
 
 def test_reconstruction_and_perceptual_real_vs_fake():
@@ -94,6 +104,7 @@ def test_reconstruction_and_perceptual_real_vs_fake():
     assert losses.perceptual_loss(f, rf).item() == pytest.approx(4.0)
     assert losses.perceptual_loss(f, rf, f, rf * 0.5).item() == pytest.approx(5.0)
     assert losses.autoencoder_total_loss(*(torch.tensor(x) for x in (1.0, 2.0, 3.0, 4.0))).item() == 10.0
+    assert losses.autoencoder_total_loss(torch.tensor(1.0), None, torch.tensor(3.0), None).item() == 4.0
 
 
 def test_mask_sparsity_term_prefers_the_smaller_of_two_valid_masks():

@@ -53,7 +53,7 @@ def test_reconstruction_wiring_follows_the_betas():
     torch.manual_seed(0)
     config = OneGANConfig.preset("smoke", 4, 2).model
     model = OneGANModel(config).eval()
-    image = torch.rand(2, 3, 16, 16) * 2 - 1
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
     bypass_only = MixupWeights(torch.zeros(2), torch.zeros(2), _ones(2), _ones(2))
     pre_only = MixupWeights(torch.zeros(2), torch.zeros(2), torch.zeros(2), torch.zeros(2))
     with torch.no_grad():

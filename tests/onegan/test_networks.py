@@ -16,11 +16,12 @@ def test_shapes_of_every_subnetwork(preset):
     s, n = m.image_size, 3
     image = torch.rand(n, 3, s, s) * 2 - 1
     shape = ShapeEncoder(config)(image)
-    assert shape.parent_logits.shape == (n, 2) and shape.mu_p.shape == shape.sigma_p.shape == (n, m.code_dim)
+    assert shape.parent_logits.shape == (n, 2) and shape.mu_p.shape == shape.sigma_p.shape == (n, m.parent_code_dim)
     assert shape.mu_z.shape == shape.sigma_z.shape == (n, m.z_dim)
     assert (shape.sigma_p > 0).all() and (shape.sigma_z > 0).all()
     style = StyleEncoder(config)(image)
-    assert style.child_logits.shape == (n, 6) and style.mu_c.shape == (n, m.code_dim) and (style.sigma_c > 0).all()
+    assert style.child_logits.shape == (n, 6) and style.mu_c.shape == (n, m.child_code_dim)
+    assert (style.sigma_c > 0).all()
     bypass_bg = BackgroundEncoder(config)(image, torch.rand(n, 1, s, s))
 
     model = OneGANModel(m)
@@ -33,7 +34,8 @@ def test_shapes_of_every_subnetwork(preset):
 
     pair = DiscriminatorPair(m)
     bg = pair.background(image)
-    assert bg.real_fake.shape == bg.background.shape == (n, 1, s // 4, s // 4)
+    patches = m.background_patch_size()[1]
+    assert bg.real_fake.shape == bg.background.shape == (n, 1, patches, patches)
     child = pair.child(image)
     assert child.real_fake.shape == (n,) and child.child_logits.shape == (n, 6) and child.features.dim() == 4
 

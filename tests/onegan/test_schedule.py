@@ -2,7 +2,7 @@ from onegan.config import OneGANConfig
 from onegan.schedule import FAKE_RECONSTRUCTION as FAKE
 from onegan.schedule import GENERATION as GEN
 from onegan.schedule import REAL_RECONSTRUCTION as REAL
-from onegan.schedule import PhaseSchedule
+from onegan.schedule import PhaseSchedule, active_losses
 
 
 def schedule(ablation=None):
@@ -16,8 +16,10 @@ def test_paper_phases():
     assert s.active_paths(400_000) == (GEN, FAKE, REAL) and s.active_paths(599_999) == (GEN, FAKE, REAL)
     assert s.phase(199_999) == 1 and s.phase(200_000) == 2
     assert [t for t in (0, 199_999, 200_000, 200_001, 400_000) if s.clones_discriminators_at(t)] == [200_000]
-    assert set(s.active_losses(400_000)) == {GEN, FAKE, REAL}
-    assert "L_VAE" in s.active_losses(400_000)[REAL] and "L_VAE" not in s.active_losses(0)[GEN]
+    config = OneGANConfig.preset("paper", 200, 20)
+    assert set(active_losses(config, 400_000)) == {GEN, FAKE, REAL}
+    assert "L_VAE" in active_losses(config, 400_000)[REAL] and "L_VAE" not in active_losses(config, 0)[GEN]
+    assert "L_RM" not in active_losses(config.with_ablation("no-rm"), 400_000)[REAL]
 
 
 def test_ablated_schedules():

@@ -56,7 +56,7 @@ def test_run_writes_logs_samples_and_checkpoint(prepared, tmp_path, micro_config
                        "reconstruction_0000003.png", "reconstruction_0000006.png"]
     from PIL import Image
     with Image.open(tmp_path / "run" / "samples" / "reconstruction_0000006.png") as im:
-        assert im.size == (8 * 17 + 1, 6 * 17 + 1)  # 8 columns, 6 rows of 16 px (padding 1)
+        assert im.size == (8 * 33 + 1, 6 * 33 + 1)  # 8 columns, 6 rows of 32 px (padding 1)
 
 
 def test_discriminators_cloned_on_entering_phase_two(prepared, tmp_path, micro_config):
@@ -113,8 +113,37 @@ def test_inference_api_shapes_and_ranges(prepared, tmp_path, micro_config):
     assert clusters.child.dtype == torch.int64 and clusters.child.shape == (5,)
     assert clusters.child.max() < NC and clusters.parent.max() < method.num_parents
     generated = method.generate(torch.arange(NC), z=torch.zeros(NC, method.config.model.z_dim))
-    assert generated.shape == (NC, 3, 16, 16) and 0 <= generated.min() and generated.max() <= 1
+    assert generated.shape == (NC, 3, 32, 32) and 0 <= generated.min() and generated.max() <= 1
     # Translation changes the style only when the requested child differs.
     t0, t3 = method.translate(images, torch.tensor(0)), method.translate(images, torch.tensor(3))
     assert not torch.allclose(t0, t3)
     assert method.can("segment") and method.can("cluster") and method.can("generate")
+
+
+def test_logged_losses_are_the_active_losses_under_every_ablation(prepared, tmp_path, micro_config):
+    """``active_losses`` names what the trainer really computes, under each ablation of Tables 1-3."""
+    import pytest
+
+    from onegan.config import ABLATIONS
+    from onegan.schedule import PhaseSchedule, active_losses
+
+    short = {GENERATION: "gen", FAKE_RECONSTRUCTION: "fake", REAL_RECONSTRUCTION: "real"}
+    totals = {"L_D", "L_G", "L_GEN", "L_AE"}
+    for ablation in (None, *ABLATIONS):
+        config = micro_config(6).with_ablation(ablation)
+        schedule = PhaseSchedule(config.schedule)
+        trainer = Trainer(config, prepared, tmp_path / str(ablation), seed=0, progress=False)
+        iteration = max(t for t in (0, schedule.fake_start or 0, schedule.real_start or 0))
+        trainer.iteration = iteration
+        if schedule.phase_two_start is not None and iteration >= schedule.phase_two_start:
+            trainer.clone_discriminators()
+        logged = trainer.step()
+        expected = {f"{short[path]}/{name}" for path, names in active_losses(config, iteration).items()
+                    for name in names}
+        computed = {k for k in logged if k != "L_total" and k.split("/")[1] not in totals}
+        assert computed == expected, ablation
+        if ablation in ("no-rm", "no-vae", "no-per"):
+            assert not any(k.endswith({"no-rm": "L_RM", "no-vae": "L_VAE", "no-per": "L_PER"}[ablation])
+                           for k in logged)
+    with pytest.raises(KeyError):
+        active_losses(config, 0)["missing"]
