@@ -24,7 +24,8 @@ REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "
 # Allowed worsening before a metric counts as regressed: absolute for bounded scores (IOU/DICE in
 # percentage points, ACC/NMI as fractions), relative for FID/IS-type scores whose scale varies.
 TOLERANCES = {"iou": ("abs", 5.0), "dice": ("abs", 5.0), "acc": ("abs", 0.05), "nmi": ("abs", 0.05),
-              "fid": ("rel", 0.25), "cfid": ("rel", 0.25), "is": ("rel", 0.25), "cis": ("rel", 0.25)}
+              "fid": ("rel", 0.25), "cfid": ("rel", 0.25), "is": ("rel", 0.25), "cis": ("rel", 0.25),
+              "diversity": ("abs", 0.15)}
 SCORED_METRICS = {m for metrics in TASK_METRICS.values() for m in metrics}  # the tables' columns
 
 

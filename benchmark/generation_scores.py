@@ -29,8 +29,10 @@ from benchmark.metrics import (
     wcis,
 )
 from benchmark.metrics.conditional import TABLE1_CFID, TABLE1_CIS
+from benchmark.metrics.diversity import diversity_ratio
 from benchmark.metrics.validation import as_labels
 from benchmark.stats_cache import real_features
+from data_prep.datasets import ObjectImages
 from data_prep.prepared import Prepared
 
 MIN_PER_CONDITION = 2
@@ -51,7 +53,8 @@ def generation_scores(prepared: Prepared, fake_images: ImageSource, fake_conditi
     """Table 1's generation scores of ``fake_images`` against ``prepared``'s images of ``role``.
 
     ``fake_images``: a tensor (N, 3, H, W) in [0, 1], a Dataset, or an iterable of batches.
-    Returns a dict: fid, is_mean, is_std, bcfid, wcfid, bcis, wcis, cfid, cis, n_real, n_fake,
+    Returns a dict: fid, is_mean, is_std, bcfid, wcfid, bcis, wcis, cfid, cis, diversity
+    (``benchmark.metrics.diversity``), n_real, n_fake,
     conditional_classes_used, conditional_classes_total, extractor, real_from_cache.
     ``bcfid``/``wcfid`` are None when fewer than 2 / 1 conditions have enough samples.
     """
@@ -77,6 +80,9 @@ def generation_scores(prepared: Prepared, fake_images: ImageSource, fake_conditi
         "wcfid": wcfid(*conditional_args) if usable else None,
         "bcis": bcis(fake_probs, fake_conditions),
         "wcis": wcis(fake_probs, fake_conditions),
+        # Within-code spread of the fakes over within-class spread of the reals (labels, not clusters).
+        "diversity": diversity_ratio(fake_features, fake_conditions, real.features,
+                                     ObjectImages(prepared, role=role).class_ids),
         "n_real": int(real.features.shape[0]),
         "n_fake": int(fake_features.shape[0]),
         "conditional_classes_used": len(usable),

@@ -18,14 +18,14 @@ RECORDS_FILE = "records.jsonl"
 # Which metrics each task produces, with their direction (True: higher is better) and the
 # column titles of the paper's tables.
 TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "generation": ("fid", "is", "cfid", "cis"),
+    "generation": ("fid", "is", "cfid", "cis", "diversity"),
     "segmentation": ("iou", "dice"),
     "clustering": ("acc", "nmi"),
 }
 HIGHER_IS_BETTER = {"fid": False, "is": True, "cfid": False, "cis": True, "iou": True, "dice": True,
-                    "acc": True, "nmi": True}
+                    "acc": True, "nmi": True, "diversity": True}
 METRIC_TITLES = {"fid": "FID", "is": "IS", "cfid": "CFID", "cis": "CIS", "iou": "IOU", "dice": "DICE",
-                 "acc": "ACC", "nmi": "NMI"}
+                 "acc": "ACC", "nmi": "NMI", "diversity": "Div"}
 
 
 def cell_key(record: dict) -> tuple:

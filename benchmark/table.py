@@ -26,7 +26,8 @@ from data_prep.atomic import read_jsonl, write_text_atomic
 from data_prep.errors import UserError
 
 DATASET_TITLES = {"cub": "Birds", "dogs": "Dogs", "cars": "Cars", "synthetic": "Synthetic"}
-TABLE_METRICS = {"1": ("fid", "is", "cfid", "cis"), "2": ("iou", "dice", "acc", "nmi"), "3": ("fid", "cis", "iou")}
+TABLE_METRICS = {"1": ("fid", "is", "cfid", "cis", "diversity"), "2": ("iou", "dice", "acc", "nmi"),
+                 "3": ("fid", "cis", "iou")}
 TABLE_CAPTIONS = {
     "1": "Generation: FID, IS, CFID (within-class FID), CIS (between-class IS)",
     "2": "Segmentation (IOU, DICE, %) and clustering (ACC, NMI)",

@@ -59,7 +59,7 @@ def _generated(method: Method, num_classes: int, per_class: int, batch_size: int
 
 
 def _table1_values(scores: dict) -> dict[str, float]:
-    keys = ("fid", "cfid", "cis", "bcis", "wcis", "bcfid", "wcfid", "is_std")
+    keys = ("fid", "cfid", "cis", "bcis", "wcis", "bcfid", "wcfid", "is_std", "diversity")
     values = {k: float(scores[k]) for k in keys if scores.get(k) is not None}
     values["is"] = float(scores["is_mean"])
     return values
