@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("benchmark.run", "train what is missing and evaluate methods on a task (Tables 1-3)"),
     "table": ("benchmark.table", "render Tables 1-3 from result records (LaTeX / Markdown)"),
     "check": ("benchmark.check", "CI regression check of the smoke preset against results/reference"),
+    "describe": ("benchmark.describe", "model card: OneGAN's networks by paper symbol, parameters beside FineGAN's, "
+                                       "FLOPs per training step per phase"),
 }
 
 
