@@ -69,11 +69,14 @@ NETWORKS: tuple[Symbol, ...] = (
 
 # G_fg = G_fg2 ∘ G_fg1 ∘ G_fg0 (Eq. 4) beside FineGAN's init, parent and child stages.
 G_FG_STAGES: tuple[Symbol, ...] = (
-    Symbol("G_fg0", "model", ("foreground_generator.to_preimage",), ("h_net1",), "(v_p, z) -> A_fg"),
-    Symbol("G_fg1", "model", ("foreground_generator.shape_join", "foreground_generator.shape_up"), ("h_net2",),
-           "joins v_p"),
-    Symbol("G_fg2", "model", ("foreground_generator.style_join", "foreground_generator.style_up",
-                              "foreground_generator.to_rgb", "foreground_generator.to_mask"),
+    # G_fg0 ends at the pre-image A_fg (S/4); FineGAN's h_net1 goes on to full size, so the up blocks
+    # that open G_fg1 are counted with it to compare like with like.
+    Symbol("G_fg0 + up", "model", ("foreground_generator.to_preimage", "foreground_generator.preimage_up"),
+           ("h_net1",), "(v_p, z) -> A_fg at S/4, then G_fg1's up blocks to S"),
+    Symbol("G_fg1 join", "model", ("foreground_generator.parent_stage",), ("h_net2",),
+           "joins v_p: ResBlocks, sameBlock"),
+    Symbol("G_fg2", "model", ("foreground_generator.child_stage", "foreground_generator.to_rgb",
+                              "foreground_generator.to_mask"),
            ("h_net3", "img_net3", "img_net3_mask"), "joins v_c -> I_fg, I_m"),
 )
 

@@ -39,7 +39,7 @@ def test_card_params_equal_the_instantiated_networks(preset):
     assert totals["discriminator_pair"] == sum(p.numel() for p in pair.parameters())
     assert totals["trained_phase2"] == totals["model"] + 3 * totals["discriminator_pair"]
     stages = card["g_fg_stages"]
-    assert sum(stages[s]["params"] for s in ("G_fg0", "G_fg1", "G_fg2")) == card["networks"]["G_fg"]["params"]
+    assert sum(stages[s]["params"] for s in ("G_fg0 + up", "G_fg1 join", "G_fg2")) == card["networks"]["G_fg"]["params"]
 
 
 def test_finegan_reference_file_has_the_official_cub_counts_and_matches_the_closed_form():
@@ -70,7 +70,7 @@ def test_card_puts_finegan_counts_beside_ours():
     assert networks["G_bg"]["finegan_params"] == reference["h_net1_bg"] + reference["img_net1_bg"]
     assert networks["D_bg"]["finegan_params"] == reference["D_NET(0)"]
     assert networks["D_c"]["finegan_params"] == reference["D_NET(2)"]
-    assert card["g_fg_stages"]["G_fg1"]["finegan_params"] == reference["h_net2"]
+    assert card["g_fg_stages"]["G_fg1 join"]["finegan_params"] == reference["h_net2"]
     for encoder in ("E_bg", "E_p", "E_c"):
         assert networks[encoder]["finegan_params"] is None and networks[encoder]["finegan_module"] is None
     assert card["finegan_unmatched"] == {"D_NET(1)": reference["D_NET(1)"]}
@@ -124,3 +124,15 @@ def test_bench_describe_json_and_text(capsys):
     assert "G_fg0" in text and "D_NET(2)" in text and "GFLOP" not in text
     assert bench_main(["describe", "--preset", "smoke", "--classes", "0"]) == 2
     assert "need NC, NP >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("classes", "parents"), [(200, 20), (120, 12), (196, 14)])
+def test_paper_preset_networks_are_within_15_percent_of_finegan(classes, parents):
+    """Issue 9: every network with a FineGAN counterpart (and every foreground stage) has FineGAN's
+    size at the paper preset, for each dataset's NC/NP."""
+    card = model_card.build_card(OneGANConfig.preset("paper", classes, parents), measure_batch=None)
+    rows = {**card["networks"], **card["g_fg_stages"]}
+    compared = {name: row for name, row in rows.items() if row["finegan_params"]}
+    assert {"G_bg", "G_fg", "D_bg", "D_c", "G_fg0 + up", "G_fg1 join", "G_fg2"} <= set(compared)
+    for name, row in compared.items():
+        assert abs(row["params"] / row["finegan_params"] - 1) <= 0.15, (name, row)
