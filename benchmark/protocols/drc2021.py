@@ -14,22 +14,11 @@ yuPeiyu98/Deep-Region-Competition ``drc_workspace/test.py``, ``drc_workspace/dat
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from benchmark.metrics.segmentation import mask_overlaps
 from benchmark.protocols.base import Protocol, Source
-
-RESOLUTION = 128
-
-
-def binarise_gt(mask: np.ndarray) -> np.ndarray:
-    """DRC's ground-truth binarisation: an 8-bit (H, W) mask through PIL ``convert('1')`` (dithered)."""
-    array = np.asarray(mask)
-    if array.dtype == bool:
-        array = array.astype(np.uint8) * 255
-    if array.dtype != np.uint8 or array.ndim != 2:
-        raise ValueError(f"expected an 8-bit (H, W) mask; got {array.dtype} {array.shape}")
-    return np.asarray(Image.fromarray(array, mode="L").convert("1"))
+from data_prep.drc_crops import DRC_SIZE as RESOLUTION
+from data_prep.drc_crops import binarise_gt
 
 
 def per_image_scores(pred_masks: object, gt_masks: object) -> tuple[np.ndarray, np.ndarray]:

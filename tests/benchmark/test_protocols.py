@@ -146,3 +146,14 @@ def test_drc_ground_truth_is_dithered_not_thresholded():
     assert dithered.dtype == bool and 0.4 < dithered.mean() < 0.6   # a threshold would give all or nothing
     binary = np.zeros((8, 8), dtype=np.uint8); binary[2:5] = 255  # noqa: E702
     assert np.array_equal(binarise_gt(binary), binary > 127)      # hard masks pass unchanged
+
+
+def test_bench_protocols_lists_each_with_its_source(capsys):
+    from benchmark.cli import main
+
+    assert main(["protocols", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    for tag, repo in (("onegan2020@v1", "this benchmark"), ("c3gan2022@v1", "naver-ai/c3-gan"),
+                      ("drc2021@v1", "yuPeiyu98/Deep-Region-Competition")):
+        assert tag in out and repo in out
+    assert "evals.py" in out and "test.py" in out and "many-to-one" in out
