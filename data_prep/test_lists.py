@@ -19,6 +19,7 @@ import pandas as pd
 
 from data_prep.atomic import write_text_atomic
 from data_prep.errors import UserError
+from data_prep.records import DatasetSource
 
 OFFICIAL_TEST_FILE = "official_test.txt"
 SYNTHETIC_RULE = "synthetic: per class, in image_id order, every second image showing an object (the 2nd, 4th, ...)"
@@ -31,6 +32,28 @@ def synthetic_test_ids(manifest: pd.DataFrame) -> list[str]:
     for _, rows in objects.sort_values("image_id").groupby("class_id", sort=True):
         chosen += rows["image_id"].tolist()[1::2]
     return sorted(chosen)
+
+
+def official_test_ids(source: DatasetSource) -> set[str] | None:
+    """The dataset's official test images (manifest ids), or None when its split file is absent."""
+    if source.name == "cub":
+        split = source.root / "train_test_split.txt"
+        if not split.is_file():
+            return None
+        pairs = [line.split() for line in split.read_text().splitlines() if line.strip()]
+        return {image_id for image_id, is_training in pairs if is_training == "0"}
+    if source.name == "cars":
+        return {image.image_id for image in source.images if image.image_id.startswith("test_")}
+    if source.name == "dogs":
+        for candidate in (source.root / "lists" / "test_list.mat", source.root / "test_list.mat"):
+            if candidate.is_file():
+                import scipy.io
+
+                from data_prep.readers.dogs import _mat_strings
+
+                return {Path(rel).stem for rel in _mat_strings(scipy.io.loadmat(candidate)["file_list"])}
+        return None
+    return None
 
 
 def write_test_list(directory: str | Path, image_ids: Iterable[str]) -> Path:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.protocols.base import Protocol
-from benchmark.tasks.common import rows_with_masks, rows_with_objects
 from data_prep.prepared import Prepared
 from data_prep.test_lists import read_test_list
 
 
 def protocol_rows(prepared: Prepared, protocol: Protocol, task: str) -> np.ndarray:
+    # Imported here: benchmark.tasks imports this module.
+    from benchmark.tasks.common import rows_with_masks, rows_with_objects
+
     rows = rows_with_masks(prepared) if task == "segmentation" else rows_with_objects(prepared)
     if protocol.images == "official-test":
         test_ids = read_test_list(prepared.root, prepared.manifest, prepared.name)
