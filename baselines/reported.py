@@ -83,3 +83,56 @@ def reported_records(path: str | Path = PAPER_TABLES_CSV) -> list[dict]:
             "table": row["table"], "block": row["block"], "row": row["row"],
         })
     return records
+
+
+# ---- The later state of the art, under the protocol each paper scored with --------------------------
+LATER_SOTA_CSV = PAPER_TABLES_CSV.parent / "later_sota.csv"
+LATER_COLUMNS = ("protocol", "source", "row", "method", "dataset", "task", "metric", "printed", "unit", "setting",
+                 "verified", "where_read")
+# The benchmark's units: ACC/NMI as fractions, IOU/DICE in percent.
+_FRACTION_METRICS = ("ACC", "NMI")
+
+
+def read_later_sota(path: str | Path = LATER_SOTA_CSV) -> list[dict]:
+    """Rows of ``results/reported/later_sota.csv``: numbers later papers report, one per cell.
+
+    Columns: ``protocol`` (a ``benchmark.protocols`` name: the convention the number was scored
+    under), ``source`` and ``where_read`` (where the number was read), ``row`` (the label to print),
+    ``method``, ``dataset``, ``task``, ``metric``, ``printed`` (as printed at the source) with its
+    ``unit`` (``percent`` or ``fraction``), ``setting`` (e.g. DRC's all-data vs test split) and
+    ``verified`` (``no``: read second-hand, e.g. on an aggregator, not in the paper or repository).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"reported-numbers table not found: {path}")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if tuple(reader.fieldnames or ()) != LATER_COLUMNS:
+            raise UserError(f"{path}: expected columns {list(LATER_COLUMNS)}, found {reader.fieldnames}")
+        rows = []
+        for line_no, row in enumerate(reader, start=2):
+            if row["unit"] not in ("percent", "fraction") or row["verified"] not in ("yes", "no"):
+                raise UserError(f"{path}:{line_no}: unit must be percent|fraction and verified yes|no")
+            try:
+                printed = float(row["printed"])
+            except ValueError:
+                raise UserError(f"{path}:{line_no}: printed value {row['printed']!r} is not a number") from None
+            if row["metric"] in _FRACTION_METRICS:
+                row["value"] = printed / 100.0 if row["unit"] == "percent" else printed
+            else:
+                row["value"] = printed * 100.0 if row["unit"] == "fraction" else printed
+            rows.append(row)
+    return rows
+
+
+def later_sota_records(path: str | Path = LATER_SOTA_CSV) -> list[dict]:
+    """The later papers' cells as records (``source="reported"``, ``protocol`` = the protocol name,
+    ``row`` the printed label with ``, unverified`` appended where the number was read second-hand)."""
+    records = []
+    for row in read_later_sota(path):
+        label = row["row"] + ("" if row["verified"] == "yes" else " unverified")
+        records.append({"method": row["method"], "dataset": row["dataset"], "task": row["task"],
+                        "metric": row["metric"], "value": row["value"], "source": "reported", "mark": "",
+                        "protocol": row["protocol"], "row": label, "block": row["source"],
+                        "setting": row["setting"], "where_read": row["where_read"]})
+    return records

@@ -30,18 +30,20 @@ SCORED_METRICS = {m for metrics in TASK_METRICS.values() for m in metrics}  # th
 
 
 def compare(reference: list[dict], measured: list[dict]) -> tuple[list[list], bool]:
-    """Rows (method, variant, metric, reference, measured, allowed, status) and whether all passed."""
+    """Rows (protocol, method, variant, metric, reference, measured, allowed, status) and whether all
+    passed. Values are only ever compared within one protocol (reference records older than protocols
+    read as OneGAN's)."""
     ref, new = aggregate(reference), aggregate(measured)
     rows, ok = [], True
     for key in sorted(ref):
-        dataset, method, variant, metric = key
+        protocol, dataset, method, variant, metric = key
         if metric not in SCORED_METRICS:
             continue
         ref_value = ref[key][0]
         kind, tol = TOLERANCES[metric]
         allowed = tol if kind == "abs" else tol * abs(ref_value)
         if key not in new:
-            rows.append([method, variant, metric, ref_value, None, allowed, "MISSING"])
+            rows.append([protocol, method, variant, metric, ref_value, None, allowed, "MISSING"])
             ok = False
             continue
         value = new[key][0]
@@ -50,7 +52,7 @@ def compare(reference: list[dict], measured: list[dict]) -> tuple[list[list], bo
         if worse_by < -allowed:
             status = "improved"
         ok &= status != "REGRESSED"
-        rows.append([method, variant, metric, ref_value, value, allowed, status])
+        rows.append([protocol, method, variant, metric, ref_value, value, allowed, status])
     return rows, ok
 
 
@@ -73,8 +75,8 @@ def check(update: bool = False, reference: Path = REFERENCE, work: str | Path | 
         print(f"no reference records at {reference}; create them with `bench check --update`")
         return 1
     rows, ok = compare(read_jsonl(reference), measured)
-    print(tabulate(rows, headers=["method", "variant", "metric", "reference", "measured", "allowed", "status"],
-                   floatfmt=".4g"))
+    headers = ["protocol", "method", "variant", "metric", "reference", "measured", "allowed", "status"]
+    print(tabulate(rows, headers=headers, floatfmt=".4g"))
     print("bench check: " + ("no regression" if ok else "REGRESSION (see rows marked REGRESSED/MISSING)"))
     return 0 if ok else 1
 

@@ -1,4 +1,6 @@
-"""Result records: one JSON line per (method, variant, dataset, task, metric, seed), with provenance.
+"""Result records: one JSON line per (method, variant, dataset, task, metric, seed, protocol), with
+provenance. ``protocol`` is the tag (``name@vN``) of the evaluation protocol the value was scored
+under (``benchmark.protocols``); records written before protocols existed read as OneGAN's.
 
 Tables are rendered from these records only (StyleGAN2-ADA's metric logs); `bench run` appends
 to ``<out>/records.jsonl`` and skips cells whose every metric is already recorded.
@@ -10,6 +12,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from benchmark.protocols import LEGACY_TAG, tag_of
 from data_prep.atomic import append_jsonl, read_jsonl
 from data_prep.provenance import git_commit, package_versions
 
@@ -31,7 +34,7 @@ METRIC_TITLES = {"fid": "FID", "is": "IS", "cfid": "CFID", "cis": "CIS", "iou": 
 def cell_key(record: dict) -> tuple:
     """What identifies one evaluated cell (all metrics of one task) for resuming."""
     return (record["method"], record.get("variant") or "", record["dataset_fingerprint"], record["task"],
-            int(record["seed"]), record.get("preset", ""))
+            int(record["seed"]), record.get("preset", ""), tag_of(record))
 
 
 class RecordStore:
@@ -62,13 +65,13 @@ class RecordStore:
 
 def make_records(*, method: str, variant: str | None, dataset: str, dataset_fingerprint: str, task: str,
                  values: dict[str, float], seed: int, preset: str, config: dict | None, checkpoint: str | None,
-                 wall_time_s: float, options: dict | None = None) -> list[dict]:
+                 wall_time_s: float, options: dict | None = None, protocol: str = LEGACY_TAG) -> list[dict]:
     """One record per metric, each carrying the full provenance (so any line stands alone)."""
     commit, versions = git_commit(), package_versions()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return [{
         "method": method, "variant": variant, "dataset": dataset, "dataset_fingerprint": dataset_fingerprint,
-        "task": task, "metric": metric, "value": float(value), "seed": seed, "preset": preset,
+        "task": task, "metric": metric, "value": float(value), "seed": seed, "preset": preset, "protocol": protocol,
         "config": config, "checkpoint": checkpoint, "git_commit": commit, "versions": versions,
         "wall_time_s": round(wall_time_s, 3), "options": options or {}, "source": "measured",
         "timestamp": stamp,

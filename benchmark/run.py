@@ -2,10 +2,12 @@
 
     bench run --task {generation,segmentation,clustering,ablation,all} [--dataset PREPARED|synthetic]
               [--methods onegan,finegan,...] [--preset smoke|tiny|paper] [--seeds 0,1,2]
-              [--out results/latest] [--work runs] [--force]
+              [--out results/latest] [--work runs] [--force] [--protocol onegan2020|c3gan2022|drc2021]
 
 Cells already recorded in ``<out>/records.jsonl`` are skipped (a killed run resumes where it
-stopped); training resumes from each method's last checkpoint under ``<work>``.
+stopped); training resumes from each method's last checkpoint under ``<work>``. ``--protocol`` scores
+the tasks it defines under that paper's conventions (``bench protocols``); checkpoints are shared, so
+a second protocol re-scores trained methods without training them again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import torch
 
 from baselines.base import TrainRequest
+from benchmark import protocols
 from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import TASK_METRICS, RecordStore, make_records
@@ -46,6 +49,7 @@ class RunContext:
     force: bool
     evaluator: Path | None = None
     inception_weights: Path | None = None
+    protocol: protocols.Protocol = protocols.PROTOCOLS[protocols.DEFAULT]
 
 
 def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
@@ -102,10 +106,11 @@ def _request(ctx: RunContext, name: str, variant: str | None, seed: int) -> Trai
 def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[str], seed: int,
                    checkpoint: Path | None = None) -> None:
     """Train/load one method (variant) and score every task not yet recorded for it."""
-    supported = [t for t in tasks if name.startswith("external:") or t in METHODS[name].tasks]
+    supported = [t for t in tasks if (name.startswith("external:") or t in METHODS[name].tasks)
+                 and ctx.protocol.defines(t)]
     scale = scale_label(ctx, variant)
     base = {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "seed": seed, "preset": scale}
+            "seed": seed, "preset": scale, "protocol": ctx.protocol.tag}
     todo = [t for t in supported if ctx.force or not ctx.store.is_done({**base, "task": t})]
     if not todo:
         print(f"{title_of(name, variant)} seed {seed}: {', '.join(supported) or 'nothing'} already recorded")
@@ -117,7 +122,8 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
     train_time = time.perf_counter() - started
     options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
                           images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
-                          cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights)
+                          cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights,
+                          protocol=ctx.protocol.name)
     config = {"train_request": {k: str(v) if isinstance(v, Path) else v
                                 for k, v in dataclasses.asdict(request).items()},
               "run_preset": ctx.preset.to_dict()}
@@ -128,17 +134,19 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                                dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
                                seed=seed, preset=scale, config=config,
                                checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
-                               options={**result.options, "train_or_load_seconds": round(train_time, 2)})
+                               options={**result.options, "train_or_load_seconds": round(train_time, 2)},
+                               protocol=ctx.protocol.tag)
         ctx.store.append(records)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in TASK_METRICS[task])
-        print(f"{title_of(name, variant)} seed {seed} {task}: {shown}")
+        print(f"{title_of(name, variant)} seed {seed} {task} [{ctx.protocol.tag}]: {shown}")
 
 
 def run(task: str = "all", dataset: str = "synthetic", methods: str | None = None, preset: str = "tiny",
         seeds: str = "0", out: str | Path = "results/latest", work: str | Path = "runs", force: bool = False,
         device: str | None = None, evaluator: str | Path | None = None,
         checkpoints: dict[str, Path] | None = None, figures: bool = True,
-        inception_weights: str | Path | None = None, ablation_preset: str | None = None) -> list[dict]:
+        inception_weights: str | Path | None = None, ablation_preset: str | None = None,
+        protocol: str = protocols.DEFAULT) -> list[dict]:
     """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
     run_preset = get_preset(preset, ablation_preset)
     work = Path(work)
@@ -148,13 +156,19 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         raise UserError(f"unknown task {unknown[0]!r}; choose generation, segmentation, clustering, ablation or all")
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force)
+    scoring = protocols.get(protocol)
+    skipped = [t for t in tasks if t in ALL_TASKS and not scoring.defines(t)]
+    if skipped:
+        print(f"protocol {scoring.tag} defines no {', '.join(skipped)} scores: skipped")
+    tasks = [t for t in tasks if t == "ablation" or scoring.defines(t)]
+    ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force,
+                     protocol=scoring)
     if inception_weights is not None:
         from benchmark.features.inception import resolve_weights
 
         ctx.inception_weights = resolve_weights(inception_weights)  # fails early, naming the file
     names = parse_methods(methods)
-    needs_generation = "generation" in tasks or "ablation" in tasks
+    needs_generation = scoring.defines("generation") and ("generation" in tasks or "ablation" in tasks)
     if needs_generation or "kmeans-features" in names:
         ctx.evaluator = ensure_evaluator(ctx, Path(evaluator) if evaluator else None)
     if needs_generation:
@@ -198,6 +212,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inception-weights", default=None, metavar="FILE",
                         help="also score FID/CFID with the standard FID InceptionV3 "
                              "(weights-inception-2015-12-05-6726825d.pth; or env ONEGAN_INCEPTION_WEIGHTS)")
+    parser.add_argument("--protocol", default=protocols.DEFAULT, choices=protocols.names(),
+                        help="score under this paper's conventions (see `bench protocols`)")
     parser.add_argument("--no-figures", action="store_true")
 
 
@@ -212,5 +228,5 @@ def main(args: argparse.Namespace) -> int:
         out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
         checkpoints=checkpoints, figures=not args.no_figures,
         inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"),
-        ablation_preset=args.ablation_preset)
+        ablation_preset=args.ablation_preset, protocol=args.protocol)
     return 0

@@ -2,7 +2,10 @@
 
 Measured rows (mean ± std over seeds, from ``records.jsonl``) stand beside the paper's reported rows
 (``baselines.reported``, marked "(paper)" with their footnote marks); the best value of each column is
-bold, arrows give each metric's direction. Formats: booktabs LaTeX (a standalone document),
+bold, arrows give each metric's direction. Every table belongs to one evaluation protocol
+(``benchmark.protocols``; named in its title): records scored under another protocol go to that
+protocol's own tables, with the reported rows of the paper that defined it (C3-GAN's, DRC's).
+Formats: booktabs LaTeX (a standalone document),
 Markdown (for the README) and plain text (the end-of-run summary).
 
     bench table [--results DIR] --format {latex,markdown,plain} [--tables 1,2,3] [--reported all|none]
@@ -19,9 +22,10 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from baselines.reported import reported_records
+from baselines.reported import later_sota_records, reported_records
+from benchmark import protocols
 from benchmark.methods import METHODS, title_of
-from benchmark.records import HIGHER_IS_BETTER, METRIC_TITLES, RECORDS_FILE
+from benchmark.records import HIGHER_IS_BETTER, METRIC_TITLES, RECORDS_FILE, TASK_METRICS
 from data_prep.atomic import read_jsonl, write_text_atomic
 from data_prep.errors import UserError
 
@@ -58,18 +62,25 @@ class Table:
     datasets: list[str]
     metrics: tuple[str, ...]
     blocks: list[tuple[str, list[Row]]]
+    protocol: str = protocols.LEGACY_TAG
+
+
+def _title(table: Table) -> str:
+    return f"Table {table.number}. {TABLE_CAPTIONS[table.number]} [protocol {table.protocol}]"
 
 
 def aggregate(records: list[dict]) -> dict[tuple, tuple[float, float, int]]:
-    """(dataset, method, variant, metric) → (mean, std, n seeds); the latest record per seed wins."""
+    """(protocol, dataset, method, variant, metric) → (mean, std, n seeds); the latest record per seed
+    wins. ``protocol`` is the record's protocol tag (records older than protocols: OneGAN's)."""
     latest: dict[tuple, float] = {}
     for r in records:
         if r.get("source", "measured") != "measured":
             continue
-        latest[(r["dataset"], r["method"], r.get("variant") or "", r["metric"], r["seed"])] = r["value"]
+        latest[(protocols.tag_of(r), r["dataset"], r["method"], r.get("variant") or "", r["metric"],
+                r["seed"])] = r["value"]
     grouped: dict[tuple, list[float]] = defaultdict(list)
-    for (dataset, method, variant, metric, _seed), value in latest.items():
-        grouped[(dataset, method, variant, metric)].append(value)
+    for (protocol, dataset, method, variant, metric, _seed), value in latest.items():
+        grouped[(protocol, dataset, method, variant, metric)].append(value)
     return {k: (float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None, len(v)) for k, v in grouped.items()}
 
 
@@ -87,7 +98,7 @@ def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[s
 def _reported_rows(reported: list[dict], table: str, metrics: tuple[str, ...]) -> list[tuple[str, list[Row]]]:
     blocks: dict[str, dict[str, Row]] = {}
     for r in reported:
-        if r["table"] != table:
+        if r.get("table") != table:
             continue
         metric = REPORTED_METRIC[r["metric"]]
         if metric not in metrics:
@@ -99,16 +110,53 @@ def _reported_rows(reported: list[dict], table: str, metrics: tuple[str, ...]) -
     return [(f"paper {block}", list(rows.values())) for block, rows in blocks.items()]
 
 
+def _later_rows(reported: list[dict], metrics: tuple[str, ...]) -> list[tuple[str, list[Row]]]:
+    """Reported rows of later papers (already filtered to one protocol), one block per source."""
+    blocks: dict[str, dict[str, Row]] = {}
+    for r in reported:
+        metric = REPORTED_METRIC[r["metric"]]
+        if metric in metrics:
+            row = blocks.setdefault(r["block"], {}).setdefault(r["row"], Row(f"{r['row']} (reported)", "reported"))
+            row.cells[(r["dataset"], metric)] = (r["value"], None, "")
+    return [(f"reported: {block}", list(rows.values())) for block, rows in blocks.items()]
+
+
 def build_tables(records: list[dict], tables: list[str], reported: str = "all") -> list[Table]:
+    """The requested tables for every protocol that has measured records (or, with ``reported="all"``,
+    reported rows): one set of tables per protocol, never two protocols in one column."""
     stats = aggregate(records)
+    later = later_sota_records() if reported != "none" else []
+    tags = {k[0] for k in stats} | {protocols.get(r["protocol"]).tag for r in later}
+    out = []
+    for tag in sorted(tags, key=lambda t: (protocols.names().index(t.split("@")[0])
+                                           if t.split("@")[0] in protocols.names() else 99, t)):
+        own = {k[1:]: v for k, v in stats.items() if k[0] == tag}
+        own_later = [r for r in later if protocols.get(r["protocol"]).tag == tag]
+        out += _protocol_tables(own, tables, reported, tag, own_later)
+    return out
+
+
+def _protocol_metrics(tag: str, number: str) -> tuple[str, ...]:
+    """Table ``number``'s columns that the protocol defines (all of them for unknown tags)."""
+    name = tag.split("@")[0]
+    if name not in protocols.names():
+        return TABLE_METRICS[number]
+    defined = {m for task, ms in TASK_METRICS.items() if protocols.get(name).defines(task) for m in ms}
+    return tuple(m for m in TABLE_METRICS[number] if m in defined)
+
+
+def _protocol_tables(stats: dict, tables: list[str], reported: str, tag: str, later: list[dict]) -> list[Table]:
     measured_datasets = sorted({k[0] for k in stats}, key=lambda d: (d not in DATASET_TITLES, d))
-    rep = reported_records() if reported != "none" else []
+    is_onegan = tag.split("@")[0] == protocols.DEFAULT
+    rep = reported_records() if reported != "none" and is_onegan else []
     methods = sorted({(k[1], k[2]) for k in stats})
     out = []
     for number in tables:
-        metrics = TABLE_METRICS[number]
+        metrics = _protocol_metrics(tag, number)
+        if not metrics:
+            continue
         datasets = list(measured_datasets)
-        if rep:
+        if rep or later:
             datasets = [d for d in ("cub", "dogs", "cars") if number != "3" or d == "cub"] + \
                 [d for d in measured_datasets if d not in ("cub", "dogs", "cars")]
         blocks: list[tuple[str, list[Row]]] = []
@@ -137,9 +185,11 @@ def build_tables(records: list[dict], tables: list[str], reported: str = "all") 
                 if rows:
                     blocks.append((f"measured {block}", rows))
         blocks += _reported_rows(rep, number, metrics)
+        if number == "2":
+            blocks += _later_rows(later, metrics)
         blocks = [(name, rows) for name, rows in blocks if rows]
         if blocks:
-            out.append(Table(number, datasets, metrics, blocks))
+            out.append(Table(number, datasets, metrics, blocks, tag))
     return out
 
 
@@ -196,7 +246,7 @@ def render(tables: list[Table], fmt: str) -> str:
             for row in rows:
                 body.append([row.label] + [_cell_text(table, row, d, m, best, False)
                                            for d in table.datasets for m in table.metrics])
-        title = f"Table {table.number}. {TABLE_CAPTIONS[table.number]}"
+        title = _title(table)
         parts.append((f"**{title}**" if fmt == "markdown" else title) + "\n\n" +
                      tabulate(body, headers=headers, tablefmt="github" if fmt == "markdown" else "simple"))
     return "\n\n".join(parts) + "\n"
@@ -213,7 +263,7 @@ def _render_latex(tables: list[Table]) -> str:
     for table in tables:
         best = _best(table)
         n = len(table.datasets) * len(table.metrics)
-        lines += [r"\begin{table}[h]", r"\centering", rf"\caption{{{_latex_escape(TABLE_CAPTIONS[table.number])}}}",
+        lines += [r"\begin{table}[h]", r"\centering", rf"\caption{{{_latex_escape(_title(table).split('. ', 1)[1])}}}",
                   r"\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
         lines.append(" & ".join(["Model"] + [rf"\multicolumn{{{len(table.metrics)}}}{{c}}"
                                              rf"{{{DATASET_TITLES.get(d, d)}}}" for d in table.datasets]) + r" \\")

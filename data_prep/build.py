@@ -37,8 +37,9 @@ from tqdm import tqdm
 from data_prep.atomic import atomic_directory
 from data_prep.backgrounds import BackgroundRule, box_free_squares
 from data_prep.crop import box_in_crop, clip_box, crop_image, crop_mask, finegan_crop_rect
+from data_prep.drc_crops import write_drc_crop
 from data_prep.errors import UserError
-from data_prep.images import UnreadableImageError, load_rgb
+from data_prep.images import UnreadableImageError, load_mask_values, load_rgb
 from data_prep.masks import PSEUDO_MASK_MODES, check_mask_weights
 from data_prep.masks.gt import load_gt_mask
 from data_prep.masks.pseudo import MaskJob, write_jobs
@@ -47,6 +48,7 @@ from data_prep.provenance import command_line, fingerprint_files, git_commit, pa
 from data_prep.readers import get_reader
 from data_prep.records import DatasetSource, SourceImage
 from data_prep.split import BG_FRACTION, split_roles
+from data_prep.test_lists import official_test_ids, write_test_list
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MASKS = {"cub": "gt", "dogs": "none", "cars": "none"}
@@ -137,6 +139,11 @@ def process_image(task: tuple[SourceImage, str]) -> ImageResult:
         rel_mask = f"masks/{record.image_id}.png"
         mask = crop_mask(gt, rect, cfg.size)
         Image.fromarray(mask.astype(np.uint8) * 255).save(cfg.out / rel_mask)
+        # DRC's own crop at 128 with its dithered reading of the 8-bit mask (the drc2021 protocol).
+        soft = load_mask_values(record.gt_mask_path)
+        if soft.shape != (height, width):
+            soft = np.asarray(Image.fromarray(soft).resize((width, height), Image.Resampling.NEAREST))
+        write_drc_crop(cfg.out, record.image_id, image, soft, rect)
     elif cfg.mask_mode in PSEUDO_MASK_MODES:
         rel_mask = f"masks/{record.image_id}.png"
         scratch = cfg.out / "scratch" / f"{record.image_id}.png"
@@ -326,4 +333,7 @@ def build(options: PrepOptions) -> Path:
             "versions": package_versions(), "git_commit": git_commit(), "command": command_line(),
         }
         write_tables(tmp, manifest, backgrounds, meta)
+        test_ids = official_test_ids(source)
+        if test_ids is not None:   # for protocols that score the official test list (C3-GAN's)
+            write_test_list(tmp, [i for i in manifest["image_id"] if i in test_ids])
     return out

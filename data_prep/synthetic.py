@@ -34,6 +34,7 @@ from data_prep.atomic import atomic_directory
 from data_prep.errors import UserError
 from data_prep.prepared import MANIFEST_COLUMNS, write_tables
 from data_prep.provenance import command_line, package_versions
+from data_prep.test_lists import synthetic_test_ids, write_test_list
 
 GENERATOR_VERSION = 1
 TEXTURES = ("stripes", "checks", "rings")
@@ -230,4 +231,5 @@ def write_synthetic(out: str | os.PathLike, *, classes: int = 12, parents: int =
             "mask_source": "synthetic", "background_rule": BACKGROUND_RULE,
         }
         write_tables(tmp, manifest, pd.DataFrame(patches), meta)
+        write_test_list(tmp, synthetic_test_ids(manifest))   # a documented split for test-list protocols
     return out

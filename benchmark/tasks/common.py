@@ -29,6 +29,7 @@ class EvalOptions:
     cache_dir: Path | None = None     # generation: cached real-image statistics
     inception_weights: Path | None = None  # generation: also FID/CFID on the standard FID Inception features
     seed: int = 0
+    protocol: str = "onegan2020"      # benchmark.protocols name: which images, matching, reductions
 
 
 @dataclass

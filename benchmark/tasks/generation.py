@@ -105,7 +105,7 @@ def evaluate_dataset_reference(ctx: RunContext) -> None:
     from benchmark.records import make_records
 
     cell = {"method": "dataset", "variant": None, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "task": "generation", "seed": 0, "preset": ctx.preset.name}
+            "task": "generation", "seed": 0, "preset": ctx.preset.name, "protocol": ctx.protocol.tag}
     if not ctx.force and ctx.store.is_done(cell):
         return
     options = EvalOptions(device=ctx.device, evaluator=ctx.evaluator, cache_dir=ctx.work / "stats-cache")
@@ -119,4 +119,5 @@ def evaluate_dataset_reference(ctx: RunContext) -> None:
                                   dataset_fingerprint=ctx.prepared.fingerprint, task="generation",
                                   values=_table1_values(scores), seed=0, preset=ctx.preset.name, config=None,
                                   checkpoint=None, wall_time_s=time.perf_counter() - t0,
-                                  options={"n_real": scores["n_real"], "evaluator": extractor.identity}))
+                                  options={"n_real": scores["n_real"], "evaluator": extractor.identity},
+                                  protocol=ctx.protocol.tag))

@@ -1,8 +1,12 @@
-"""Table 2, segmentation: foreground IOU and DICE of a method's masks against the GT/pseudo masks.
+"""Table 2, segmentation: foreground IOU and DICE of a method's masks against the GT/pseudo masks,
+scored under the run's protocol (``benchmark.protocols``).
 
 The predicted mask is thresholded at 0.5 and compared at the ground truth's resolution; values are
-the per-image mean in percent (the paper's protocol), with the dataset-pooled variants and, for
-methods whose two regions are unordered (ReDO, IIC-seg), the swap-invariant score as extra records.
+the per-image mean in percent. Under OneGAN's protocol the dataset-pooled variants and, for methods
+whose two regions are unordered (ReDO, IIC-seg), the swap-invariant score are extra records. Under
+DRC's, the images and masks are its FineGAN crops at 128 with dithered ground truth (``bench prep``
+writes them under ``drc/``; the synthetic world, whose frames are not crops and whose masks are
+exact, is scored on its prepared images), and an image with two empty masks makes the mean NaN.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import numpy as np
 import torch
 
 from baselines.base import Method
+from benchmark import protocols
 from benchmark.metrics import dice, iou
+from benchmark.protocols.drc2021 import undefined_images
+from benchmark.protocols.images import protocol_rows
 from benchmark.tasks.common import (
     EvalOptions,
     TaskResult,
     iterate_images,
-    rows_with_masks,
     segment_batch,
     subsample,
 )
@@ -25,8 +31,13 @@ from data_prep.prepared import Prepared
 
 
 def collect_masks(method: Method, prepared: Prepared, options: EvalOptions) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted soft masks, GT masks) as (N, H, W) arrays over the evaluation images."""
-    indices = subsample(rows_with_masks(prepared), options.max_images, options.seed)
+    """(predicted soft masks, GT masks) as (N, H, W) arrays over the protocol's evaluation images."""
+    protocol = protocols.get(options.protocol)
+    if protocol.name == "drc2021" and prepared.name != "synthetic":
+        from benchmark.protocols.drc_crops import collect_drc_masks
+
+        return collect_drc_masks(method, prepared, options)
+    indices = subsample(protocol_rows(prepared, protocol, "segmentation"), options.max_images, options.seed)
     if len(indices) == 0:
         raise UserError(f"{prepared.root}: no image has a mask; prepare it with --masks gt or a DeepLabV3 backend")
     predicted, truth = [], []
@@ -39,13 +50,15 @@ def collect_masks(method: Method, prepared: Prepared, options: EvalOptions) -> t
 
 
 def evaluate_segmentation(method: Method, prepared: Prepared, options: EvalOptions) -> TaskResult:
+    protocol = protocols.get(options.protocol)
     predicted, truth = collect_masks(method, prepared, options)
-    iou_scores, dice_scores = iou(predicted, truth), dice(predicted, truth)
-    values = {
-        "iou": 100.0 * iou_scores.mean,
-        "dice": 100.0 * dice_scores.mean,
-        "iou_pooled": 100.0 * iou_scores.pooled,
-        "dice_pooled": 100.0 * dice_scores.pooled,
-        "iou_swap_invariant": 100.0 * iou(predicted, truth, swap_invariant=True).mean,
-    }
-    return TaskResult(values, {"images": len(truth), "threshold": 0.5, "reduction": "per-image mean"})
+    values = dict(protocol.score_masks(predicted, truth))
+    details = {"images": len(truth), "threshold": 0.5, "protocol": protocol.tag,
+               "reduction": protocol.mask_reduction, "empty_masks": protocol.empty_masks}
+    if protocol.name == "onegan2020":
+        iou_scores, dice_scores = iou(predicted, truth), dice(predicted, truth)
+        values.update(iou_pooled=100.0 * iou_scores.pooled, dice_pooled=100.0 * dice_scores.pooled,
+                      iou_swap_invariant=100.0 * iou(predicted, truth, swap_invariant=True).mean)
+    else:
+        details["undefined_images"] = undefined_images(predicted, truth)
+    return TaskResult(values, details)

@@ -13,13 +13,22 @@ def test_within_tolerance_passes_and_direction_matters():
     reference = [_rec("iou", 50.0), _rec("fid", 100.0), _rec("acc", 0.30)]
     rows, ok = compare(reference, [_rec("iou", 46.0), _rec("fid", 120.0), _rec("acc", 0.60)])
     assert ok
-    assert {r[2]: r[6] for r in rows} == {"iou": "ok", "fid": "ok", "acc": "improved"}
+    assert {r[3]: r[7] for r in rows} == {"iou": "ok", "fid": "ok", "acc": "improved"}
 
 
 def test_regression_and_missing_fail():
     reference = [_rec("iou", 50.0), _rec("fid", 100.0), _rec("nmi", 0.3, "iic")]
     rows, ok = compare(reference, [_rec("iou", 44.0), _rec("fid", 126.0)])
     assert not ok
-    assert {r[2]: r[6] for r in rows} == {"iou": "REGRESSED", "fid": "REGRESSED", "nmi": "MISSING"}
+    assert {r[3]: r[7] for r in rows} == {"iou": "REGRESSED", "fid": "REGRESSED", "nmi": "MISSING"}
     _, ok = compare(reference[:1], [_rec("iou", 45.0)])  # exactly at the 5-point tolerance: still ok
     assert ok
+
+
+def test_protocols_never_compared_with_each_other():
+    reference = [_rec("acc", 0.30)]                       # an old record: read as OneGAN's protocol
+    measured = [{**_rec("acc", 0.30), "protocol": "c3gan2022@v1"}]
+    rows, ok = compare(reference, measured)
+    assert not ok and rows[0][0] == "onegan2020@v1" and rows[0][7] == "MISSING"
+    rows, ok = compare(reference, [{**_rec("acc", 0.30), "protocol": "onegan2020@v1"}])
+    assert ok and rows[0][7] == "ok"

@@ -25,9 +25,9 @@ RECORDS = [
 
 def test_aggregate_mean_std_latest_wins():
     stats = aggregate(RECORDS)
-    mean, std, n = stats[("synthetic", "onegan", "", "iou")]
+    mean, std, n = stats[("onegan2020@v1", "synthetic", "onegan", "", "iou")]
     assert (mean, n) == (61.0, 2) and std == pytest.approx(1.0)
-    assert stats[("synthetic", "centred-box", "", "iou")][:1] == (51.0,)
+    assert stats[("onegan2020@v1", "synthetic", "centred-box", "", "iou")][:1] == (51.0,)
 
 
 def test_markdown_measured_only_bold_and_arrows():
@@ -61,3 +61,18 @@ def test_latex_is_a_standalone_booktabs_document(tmp_path):
     (tmp_path / "t.tex").write_text(text)
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path, capture_output=True)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_each_protocol_gets_its_own_tables_with_its_papers_rows():
+    c3 = [{**_rec("onegan", "acc", 0.5), "protocol": "c3gan2022@v1"},
+          {**_rec("onegan", "iou", 70.0), "protocol": "drc2021@v1"}]
+    tables = build_tables(RECORDS + [_rec("onegan", "acc", 0.777)] + c3, ["2"], reported="all")
+    by_protocol = {t.protocol: t for t in tables}
+    assert set(by_protocol) == {"onegan2020@v1", "c3gan2022@v1", "drc2021@v1"}
+    assert by_protocol["c3gan2022@v1"].metrics == ("acc", "nmi")      # C3-GAN defines no mask scores
+    assert by_protocol["drc2021@v1"].metrics == ("iou", "dice")
+    text = render(tables, "markdown")
+    assert "[protocol c3gan2022@v1]" in text and "C3-GAN (reported)" in text and ".276" in text
+    assert "DRC (all data) unverified (reported)" in text and "56.4" in text
+    c3_text = render([by_protocol["c3gan2022@v1"]], "markdown")
+    assert "(paper)" not in c3_text and ".500" in c3_text and ".777" not in c3_text   # no OneGAN-protocol value
