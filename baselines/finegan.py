@@ -167,7 +167,7 @@ PRESETS: dict[str, FineGANConfig] = {
     ),
     # CI regression: seconds.
     "smoke": FineGANConfig(
-        image_size=16, z_dim=8, ngf=2, ndf=4, child_residual_blocks=1,
+        image_size=32, z_dim=8, ngf=2, ndf=4, child_residual_blocks=1,
         background_layers=((4, 2, 1), (3, 1, 1)), batch_size=8, iterations=6,
         log_every=2, checkpoint_every=3,
         encoders=EncoderFitConfig(onegan_preset="smoke", iterations=4, batch_size=8),

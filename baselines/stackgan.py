@@ -142,7 +142,7 @@ PRESETS: dict[str, StackGANConfig] = {
         encoders=EncoderFitConfig(onegan_preset="tiny", iterations=300, batch_size=32),
     ),
     "smoke": StackGANConfig(
-        image_size=16, num_stages=2, z_dim=8, ngf=2, ndf=4, residual_blocks=1, batch_size=8,
+        image_size=32, num_stages=2, z_dim=8, ngf=2, ndf=4, residual_blocks=1, batch_size=8,
         iterations=6, log_every=2, checkpoint_every=3, generate_rounds=3,
         encoders=EncoderFitConfig(onegan_preset="smoke", iterations=4, batch_size=8),
     ),

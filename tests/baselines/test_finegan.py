@@ -168,7 +168,7 @@ def test_outputs_have_the_interface_shapes_and_ranges(trained):
     assert (method.num_classes, method.num_parents) == (4, 2)
     child = torch.tensor([0, 1, 2, 3, 3])
     images = method.generate(child)
-    assert images.shape == (5, 3, 16, 16) and images.min() >= 0 and images.max() <= 1
+    assert images.shape == (5, 3, 32, 32) and images.min() >= 0 and images.max() <= 1
     out = method.render(child)
     assert torch.allclose(out.parent_image, out.background * (1 - out.parent_mask) + out.parent_fg * out.parent_mask)
     real = torch.rand(3, 3, 40, 40)

@@ -63,7 +63,7 @@ def test_stage_sizes_and_generator_outputs():
     assert StackGANConfig().stage_sizes == (32, 64, 128)
     assert StackGANConfig.preset("tiny").stage_sizes == (16, 32)
     images = StackGANGenerator(SMOKE)(torch.randn(2, SMOKE.z_dim))
-    assert [tuple(x.shape) for x in images] == [(2, 3, 8, 8), (2, 3, 16, 16)]
+    assert [tuple(x.shape) for x in images] == [(2, 3, 16, 16), (2, 3, 32, 32)]
     with pytest.raises(UserError):
         StackGANConfig(image_size=16, num_stages=4)  # first stage would be 2 px
 
@@ -83,7 +83,7 @@ def test_outputs_have_the_interface_shapes_and_ranges(trained):
     method = stackgan.load(trained, device="cpu")
     assert method.tasks == {"generate", "cluster"}
     images = method.generate(torch.tensor([0, 1, 2, 3]))
-    assert images.shape == (4, 3, 16, 16) and images.min() >= 0 and images.max() <= 1
+    assert images.shape == (4, 3, 32, 32) and images.min() >= 0 and images.max() <= 1
     assert 0.0 <= method.last_acceptance_rate <= 1.0
     real = torch.rand(3, 3, 40, 40)
     clusters = method.cluster(real)
