@@ -1,6 +1,7 @@
 """Classical floors every learned method must clear.
 
-- ``kmeans-colour`` (this module's trainable method, ``NAME``): k-means with k = NC on a colour
+- ``kmeans-colour`` (this module's trainable method, ``NAME``): k-means with k = NC (child clusters)
+  and, separately, with k = NP (parent clusters: the floor of the parent level) on a colour
   description of each object image: a joint RGB histogram with ``bins``³ cells (``features=
   "histogram"``) or the image downsampled to ``pixel_size``² pixels (``features="pixels"``).
   scikit-learn ``KMeans`` seeded from the request; the centroids are the checkpoint and
@@ -78,13 +79,15 @@ class ColourKMeans(Method):
     tasks = frozenset({"cluster"})
 
     def __init__(self, centroids: np.ndarray, config: ColourKMeansConfig, num_classes: int,
-                 num_parents: int) -> None:
-        self.centroids, self.config = centroids, config
+                 num_parents: int, parent_centroids: np.ndarray | None = None) -> None:
+        self.centroids, self.parent_centroids, self.config = centroids, parent_centroids, config
         self.num_classes, self.num_parents = num_classes, num_parents
 
     def cluster(self, images: torch.Tensor) -> Clusters:
-        labels = nearest_centroid(colour_features(images.cpu(), self.config), self.centroids)
-        return Clusters(child=torch.from_numpy(labels), parent=None)
+        features = colour_features(images.cpu(), self.config)
+        parent = (None if self.parent_centroids is None
+                  else torch.from_numpy(nearest_centroid(features, self.parent_centroids)))
+        return Clusters(child=torch.from_numpy(nearest_centroid(features, self.centroids)), parent=parent)
 
 
 def train(request: TrainRequest) -> Path:
@@ -98,13 +101,17 @@ def train(request: TrainRequest) -> Path:
 
     def step(_: int) -> dict[str, float]:
         images = load_object_tensors(prepared, prepared.size).images.float().div_(255.0)
-        kmeans = KMeans(n_clusters=prepared.num_classes, n_init=config.n_init, max_iter=config.max_iter,
-                        random_state=request.seed).fit(colour_features(images, config))
-        fitted["centroids"] = kmeans.cluster_centers_
-        return {"inertia": float(kmeans.inertia_)}
+        features = colour_features(images, config)
+        inertia = {}
+        for key, k in (("centroids", prepared.num_classes), ("parent_centroids", prepared.num_parents)):
+            kmeans = KMeans(n_clusters=k, n_init=config.n_init, max_iter=config.max_iter,
+                            random_state=request.seed).fit(features)
+            fitted[key], inertia[key] = kmeans.cluster_centers_, float(kmeans.inertia_)
+        return {"inertia": inertia["centroids"], "parent_inertia": inertia["parent_centroids"]}
 
     return run_training(run, out=Path(request.out), total_steps=1, step=step,
-                        state=lambda: {"centroids": fitted.get("centroids")}, checkpoint_every=1,
+                        state=lambda: {"centroids": fitted.get("centroids"),
+                                       "parent_centroids": fitted.get("parent_centroids")}, checkpoint_every=1,
                         max_minutes=request.max_minutes)
 
 
@@ -112,8 +119,10 @@ def load(checkpoint: Path, device: str | None = None) -> ColourKMeans:
     payload = read_checkpoint(checkpoint, NAME)
     if payload.get("centroids") is None:
         raise UserError(f"{checkpoint}: k-means was not fitted yet (rerun training)")
+    parent = payload.get("parent_centroids")
     return ColourKMeans(np.asarray(payload["centroids"]), ColourKMeansConfig(**payload["config"]),
-                        payload["num_classes"], payload["num_parents"])
+                        payload["num_classes"], payload["num_parents"],
+                        None if parent is None else np.asarray(parent))
 
 
 class FeatureExtractor(Protocol):

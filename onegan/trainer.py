@@ -363,10 +363,11 @@ class Trainer:
 
     # ---- the loop ------------------------------------------------------------------------------------
 
-    def run(self) -> Path:
-        """Train until the schedule's last iteration (or ``max_minutes``); returns the checkpoint path."""
+    def run(self, until: int | None = None) -> Path:
+        """Train until the schedule's last iteration (or iteration ``until``, or ``max_minutes``);
+        returns the checkpoint path. ``until`` serves snapshots of one long run (``bench curve``)."""
         cfg = self.config
-        total = cfg.schedule.iterations
+        total = cfg.schedule.iterations if until is None else min(until, cfg.schedule.iterations)
         if self.group.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.out / "config.json", cfg.to_dict())
