@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("benchmark.run", "train what is missing and evaluate methods on a task (Tables 1-3)"),
     "table": ("benchmark.table", "render Tables 1-3 from result records (LaTeX / Markdown)"),
     "protocols": ("benchmark.protocols_cli", "list the evaluation protocols (OneGAN, C3-GAN, DRC) and their sources"),
+    "curve": ("benchmark.curve", "learning curves: OneGAN's metrics at increasing budgets, one resumable run per seed"),
     "check": ("benchmark.check", "CI regression check of the smoke preset against results/reference"),
     "describe": ("benchmark.describe", "model card: OneGAN's networks by paper symbol, parameters beside FineGAN's, "
                                        "FLOPs per training step per phase"),

@@ -9,6 +9,7 @@ so a run resumed from a checkpoint continues exactly as if never interrupted.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -107,12 +108,17 @@ class Trainer:
         barrier(self.group)
         return self.checkpoint_path
 
-    def resume(self) -> bool:
-        """Load ``out/checkpoint.pt`` if present; True when resumed."""
+    def resume(self, extend: bool = False) -> bool:
+        """Load ``out/checkpoint.pt`` if present; True when resumed. ``extend``: also accept a checkpoint
+        whose config differs only in its total iterations (a longer run of the same schedule, as
+        ``bench curve`` asks for when given a larger budget)."""
         if not self.checkpoint_path.is_file():
             return False
         state = load_checkpoint(self.checkpoint_path, map_location=self.device)
         stored = OneGANConfig.from_dict(state["config"])
+        if extend:
+            stored = dataclasses.replace(stored, schedule=dataclasses.replace(
+                stored.schedule, iterations=self.config.schedule.iterations))
         if stored != self.config:
             raise ConfigMismatchError(
                 f"{self.checkpoint_path} was trained with a different configuration (preset "

@@ -1,0 +1,162 @@
+"""``bench curve``: OneGAN's metrics at increasing training budgets (learning curves).
+
+    bench curve [--preset tiny] [--seeds 0,1,2] [--budgets 1200,2400,4800,9600] [--out results/curves]
+                [--work runs] [--plot results/curves/curves.png]
+
+One long, resumable run per seed: the run preset's OneGAN config with its phase boundaries kept at
+their iteration (Phase II starts where the demo's run starts it) and the schedule extended to the
+largest budget. At every budget the run stops, saves its checkpoint, scores segmentation (IOU),
+clustering (child and parent ACC/NMI) and generation (FID, CIS, diversity) with the benchmark's own
+tasks, and appends the records (with the iterations and the CPU-minutes trained so far) to
+``<out>/records.jsonl``. A killed curve resumes from the last checkpoint and skips recorded budgets.
+The floors (centred box, k-means on colour histograms at k = NC and k = NP) are scored once per
+dataset into the same file. ``--plot`` draws every metric against CPU-minutes, floors as lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from baselines.base import TrainRequest
+from benchmark.methods import obtain_method
+from benchmark.presets import get_preset
+from benchmark.records import RecordStore, make_records
+from benchmark.run import RunContext, ensure_evaluator, prepare_dataset
+from benchmark.tasks import TASKS, EvalOptions
+from data_prep.atomic import write_json_atomic
+from data_prep.errors import UserError
+from data_prep.prepared import Prepared
+
+CURVE_TASKS = ("segmentation", "clustering", "generation")
+FLOOR_METHODS = {"centred-box": ("segmentation",), "kmeans-colour": ("clustering",)}
+CPU_LOG = "curve_cpu.json"   # CPU seconds trained so far, beside the checkpoint
+
+
+def _options(ctx: RunContext, seed: int) -> EvalOptions:
+    return EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
+                       images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
+                       cache_dir=ctx.work / "stats-cache", seed=seed)
+
+
+def curve_config(preset_name: str, prepared: Prepared, max_budget: int):
+    """The run preset's OneGAN config, its schedule extended to ``max_budget`` iterations with the
+    phase boundaries left where they are."""
+    from onegan.config import OneGANConfig
+
+    config = OneGANConfig.preset(get_preset(preset_name).method_preset, prepared.num_classes, prepared.num_parents)
+    if max_budget < config.schedule.real_recon_start:
+        raise UserError(f"the largest budget ({max_budget}) ends before real reconstruction starts "
+                        f"({config.schedule.real_recon_start}); give larger --budgets")
+    return dataclasses.replace(config, schedule=dataclasses.replace(config.schedule, iterations=max_budget))
+
+
+def _score_floors(ctx: RunContext, store: RecordStore) -> None:
+    for name, tasks in FLOOR_METHODS.items():
+        cell = {"method": name, "variant": None, "dataset_fingerprint": ctx.prepared.fingerprint, "seed": 0,
+                "preset": f"curve:{ctx.preset.name}", "protocol": ctx.protocol.tag}
+        todo = [t for t in tasks if not store.is_done({**cell, "task": t})]
+        if not todo:
+            continue
+        request = TrainRequest(data=ctx.prepared.root, out=ctx.work / "checkpoints" / ctx.prepared.fingerprint
+                               / ctx.preset.name / "seed0" / name, preset=ctx.preset.method_preset, seed=0,
+                               resume=True, device=ctx.device)
+        method, checkpoint = obtain_method(name, request, None, ctx.prepared, ctx.evaluator)
+        for task in todo:
+            t0 = time.perf_counter()
+            result = TASKS[task](method, ctx.prepared, _options(ctx, 0))
+            store.append(make_records(method=name, variant=None, dataset=ctx.prepared.name,
+                                      dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
+                                      seed=0, preset=cell["preset"], config=None, checkpoint=checkpoint,
+                                      wall_time_s=time.perf_counter() - t0, options=result.options,
+                                      protocol=ctx.protocol.tag))
+
+
+def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tuple[int, ...] = (1200, 2400),
+              out: Path = Path("results/curves"), work: Path = Path("runs"), device: str = "cpu") -> Path:
+    """Train/score every (seed, budget) not yet recorded; returns the records file."""
+    from onegan.inference import OneGAN
+    from onegan.trainer import Trainer
+
+    budgets = tuple(sorted(set(budgets)))
+    if not budgets or budgets[0] < 1:
+        raise UserError("--budgets needs positive iteration counts")
+    run_preset = get_preset(preset)
+    prepared = prepare_dataset("synthetic", run_preset, work)
+    store = RecordStore(out)
+    ctx = RunContext(preset=run_preset, prepared=prepared, work=work, store=store, device=device, force=False)
+    ctx.evaluator = ensure_evaluator(ctx, None)
+    _score_floors(ctx, store)
+    config = curve_config(preset, prepared, budgets[-1])
+    for seed in seeds:
+        run_dir = work / "curves" / prepared.fingerprint / preset / f"seed{seed}" / "onegan"
+        label = f"curve:{preset}"
+        pending = [b for b in budgets if not all(store.is_done({
+            "method": "onegan", "variant": f"@{b}", "dataset_fingerprint": prepared.fingerprint, "task": t,
+            "seed": seed, "preset": label, "protocol": ctx.protocol.tag}) for t in CURVE_TASKS)]
+        if not pending:
+            print(f"onegan curve seed {seed}: every budget already recorded")
+            continue
+        trainer = Trainer(config, prepared, run_dir, seed=seed, device=device)
+        trainer.resume(extend=True)
+        cpu_file = run_dir / CPU_LOG
+        cpu_log = json.loads(cpu_file.read_text()) if cpu_file.exists() else {}
+        cpu_seconds = float(cpu_log.get(str(trainer.iteration), 0.0))
+        for budget in pending:
+            if trainer.iteration > budget:
+                raise UserError(f"{run_dir}: the run is at iteration {trainer.iteration}, past the unrecorded "
+                                f"budget {budget}; remove the run directory to redo it")
+            started = time.process_time()
+            trainer.run(until=budget)
+            cpu_seconds += time.process_time() - started
+            cpu_log[str(trainer.iteration)] = cpu_seconds
+            write_json_atomic(cpu_file, cpu_log)
+            method = OneGAN(trainer.model, config, device)
+            try:
+                for task in CURVE_TASKS:
+                    t0 = time.perf_counter()
+                    result = TASKS[task](method, prepared, _options(ctx, seed))
+                    store.append(make_records(
+                        method="onegan", variant=f"@{budget}", dataset=prepared.name,
+                        dataset_fingerprint=prepared.fingerprint, task=task, values=result.values, seed=seed,
+                        preset=label, config={"onegan": config.to_dict(), "run_preset": run_preset.to_dict()},
+                        checkpoint=str(trainer.checkpoint_path), wall_time_s=time.perf_counter() - t0,
+                        options={**result.options, "iteration": trainer.iteration,
+                                 "cpu_minutes": round(cpu_seconds / 60, 3)},
+                        protocol=ctx.protocol.tag))
+            finally:
+                trainer.model.train()
+            print(f"onegan curve seed {seed}: budget {budget} scored ({cpu_seconds / 60:.1f} CPU-min)")
+    return out / "records.jsonl"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    parser.add_argument("--budgets", default="1200,2400,4800,9600", help="iteration budgets, comma-separated")
+    parser.add_argument("--out", type=Path, default=Path("results/curves"))
+    parser.add_argument("--work", type=Path, default=Path("runs"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--plot", type=Path, default=None, help="also draw the curves to this PNG")
+
+
+def _ints(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UserError(f"{flag} takes comma-separated integers, got {text!r}") from None
+
+
+def main(args: argparse.Namespace) -> int:
+    records = run_curve(args.preset, _ints(args.seeds, "--seeds"), _ints(args.budgets, "--budgets"), args.out,
+                        args.work, args.device)
+    if args.plot is not None:
+        from benchmark.curve_plot import plot_curves
+
+        plot_curves(records, args.plot)
+        print(f"plot: {args.plot}")
+    print(json.dumps({"records": str(records)}))
+    return 0

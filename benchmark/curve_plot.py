@@ -1,0 +1,84 @@
+"""The learning-curve figure of ``bench curve``: each metric against CPU-minutes of training (bottom
+axis) and iterations (top axis), mean ± std over seeds with each seed drawn faintly, and the floors
+the demo's claims are judged against drawn as horizontal lines."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from data_prep.atomic import atomic_path, read_jsonl
+
+# (metric, panel title, floor: (floor method, floor metric, offset, label) or None)
+PANELS = (
+    ("iou", "IOU (%)", ("centred-box", "iou", 10.0, "centred box + 10")),
+    ("acc", "child ACC", ("kmeans-colour", "acc", 0.0, "k-means colour (k = NC)")),
+    ("nmi", "child NMI", ("kmeans-colour", "nmi", 0.0, "k-means colour (k = NC)")),
+    ("parent_acc", "parent ACC", ("kmeans-colour", "parent_acc", 0.0, "k-means colour (k = NP)")),
+    ("parent_nmi", "parent NMI", ("kmeans-colour", "parent_nmi", 0.0, "k-means colour (k = NP)")),
+    ("diversity", "diversity (fakes / reals)", None),
+)
+
+
+def curve_points(records: list[dict]) -> dict[str, dict[int, list[tuple[int, float, float]]]]:
+    """metric -> seed -> [(iteration, cpu_minutes, value)] for OneGAN's curve records."""
+    points: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r.get("method") == "onegan" and "iteration" in r.get("options", {}):
+            o = r["options"]
+            points[r["metric"]][int(r["seed"])].append((int(o["iteration"]), float(o["cpu_minutes"]), r["value"]))
+    return {m: {s: sorted(v) for s, v in seeds.items()} for m, seeds in points.items()}
+
+
+def floor_values(records: list[dict]) -> dict[tuple[str, str], float]:
+    return {(r["method"], r["metric"]): r["value"] for r in records if r.get("method") in ("centred-box",
+                                                                                          "kmeans-colour")}
+
+
+def plot_curves(records_file: Path, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_jsonl(records_file)
+    points, floors = curve_points(records), floor_values(records)
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    for ax, (metric, title, floor) in zip(axes.flat, PANELS, strict=True):
+        seeds = points.get(metric, {})
+        by_iteration: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        for series in seeds.values():
+            xs, ys = [p[1] for p in series], [p[2] for p in series]
+            ax.plot(xs, ys, color="tab:blue", alpha=0.3, lw=1, marker=".")
+            for it, cpu, value in series:
+                by_iteration[it].append((cpu, value))
+        if by_iteration:
+            its = sorted(by_iteration)
+            cpu = np.array([np.mean([c for c, _ in by_iteration[i]]) for i in its])
+            mean = np.array([np.mean([v for _, v in by_iteration[i]]) for i in its])
+            std = np.array([np.std([v for _, v in by_iteration[i]]) for i in its])
+            ax.plot(cpu, mean, color="tab:blue", lw=2, marker="o", label=f"OneGAN (mean of {len(seeds)} seeds)")
+            ax.fill_between(cpu, mean - std, mean + std, color="tab:blue", alpha=0.15)
+            top = ax.secondary_xaxis("top", functions=(lambda x, c=cpu, i=its: np.interp(x, c, i),
+                                                       lambda x, c=cpu, i=its: np.interp(x, i, c)))
+            top.set_xlabel("iterations", fontsize=8)
+            top.tick_params(labelsize=7)
+        if floor is not None and (floor[0], floor[1]) in floors:
+            ax.axhline(floors[(floor[0], floor[1])] + floor[2], color="tab:red", ls="--", lw=1, label=floor[3])
+        if metric == "diversity":
+            ax.axhline(0.5, color="tab:red", ls="--", lw=1, label="half of the real images'")
+            ax.axhline(1.0, color="grey", ls=":", lw=1, label="real images")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("CPU-minutes of training", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="best")
+    presets = sorted({r["preset"].removeprefix("curve:") for r in records if r.get("method") == "onegan"})
+    fig.suptitle(f"OneGAN learning curves on the synthetic world ({', '.join(presets)} preset; one resumable "
+                 "run per seed)", fontsize=11)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return out
