@@ -119,14 +119,6 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter], group: ProcessGr
     return flag is not None and bool(flag.item() > 0)
 
 
-def all_finite(values: torch.Tensor, group: ProcessGroup) -> bool:
-    """True when every rank's values are finite (so all ranks stop together)."""
-    ok = torch.tensor([float(torch.isfinite(values).all())], device=values.device)
-    if group.distributed:
-        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-    return bool(ok.item() > 0)
-
-
 def barrier(group: ProcessGroup) -> None:
     if group.distributed:
         dist.barrier()
