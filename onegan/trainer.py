@@ -58,7 +58,9 @@ class Trainer:
 
     def __init__(self, config: OneGANConfig, prepared: Prepared, out: Path, seed: int = 0,
                  device: torch.device | str = "cpu", group: ProcessGroup | None = None,
-                 max_minutes: float | None = None, progress: bool = True) -> None:
+                 max_minutes: float | None = None, progress: bool = True, fast: bool = True) -> None:
+        """``fast``: channels_last convolutions and fused Adam, the model ``fast=False`` (the plain
+        reference path: NCHW, Adam's per-tensor loop) trains, up to float rounding."""
         from onegan.data import TrainingStreams  # local: keeps `import onegan.trainer` light
 
         self.config, self.prepared, self.out, self.seed = config, prepared, Path(out), seed
@@ -70,11 +72,15 @@ class Trainer:
         torch.manual_seed(seed)
         self.model = OneGANModel(config.model).to(self.device)
         self.discriminators = nn.ModuleDict({path: DiscriminatorPair(config.model) for path in PATHS}).to(self.device)
+        # channels_last: oneDNN's convolutions run without layout reorders (about +10% on CPU).
+        self.memory_format = torch.channels_last if fast else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        self.discriminators.to(memory_format=self.memory_format)
         train = config.train
-        self.model_optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, betas=train.betas)
-        self.discriminator_optimizers = {
-            path: torch.optim.Adam(self.discriminators[path].parameters(), lr=train.lr, betas=train.betas)
-            for path in PATHS}
+        adam = {"lr": train.lr, "betas": train.betas, **({"fused": True} if fast else {})}
+        self.model_optimizer = torch.optim.Adam(self.model.parameters(), **adam)
+        self.discriminator_optimizers = {path: torch.optim.Adam(self.discriminators[path].parameters(), **adam)
+                                         for path in PATHS}
         broadcast_parameters([self.model, self.discriminators], self.group)
         self.streams = TrainingStreams(prepared, seed, self.group.rank, self.group.world_size)
         self.iteration = 0
@@ -174,8 +180,9 @@ class Trainer:
         return TrainingDiverged(f"loss {', '.join(bad) or '(on another process)'} became {kind} at iteration "
                                 f"{self.iteration}; training stopped and {last}")
 
-    def step(self) -> dict[str, float]:
-        """Run iteration ``self.iteration``; returns the named scalar losses."""
+    def step(self) -> dict[str, torch.Tensor]:
+        """Run iteration ``self.iteration``; returns the named scalar losses (detached tensors: read
+        them, a host sync on a GPU, only when logging)."""
         t = self.iteration
         cfg, model_cfg = self.config, self.config.model
         if self.schedule.clones_discriminators_at(t):
@@ -185,8 +192,8 @@ class Trainer:
         draws = GlobalBatchDraws(self.seed, t, group.rank, n, group.world_size, device)
         objects, backgrounds = self.streams.batch(t, n, cfg.train.flip)
         size = model_cfg.image_size
-        real = to_model_range(objects["image"].to(device), size)
-        real_bg = to_model_range(backgrounds.to(device), size)
+        real = to_model_range(objects["image"].to(device), size).contiguous(memory_format=self.memory_format)
+        real_bg = to_model_range(backgrounds.to(device), size).contiguous(memory_format=self.memory_format)
         child = draws.randint(model_cfg.num_classes)
         parent = parent_of_child(child, model_cfg.num_classes, model_cfg.num_parents)
         z = draws.randn(model_cfg.z_dim)
@@ -256,7 +263,7 @@ class Trainer:
         finally:
             _set_requires_grad(self.discriminators, True)
         self.iteration += 1
-        return {k: float(v.detach()) for k, v in named.items()}
+        return {k: v.detach() for k, v in named.items()}
 
     def _adversarial(self, pair: DiscriminatorPair, image: torch.Tensor, background: torch.Tensor,
                      prefix: str, named: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -388,10 +395,11 @@ class Trainer:
                    disable=not (self.progress and self.group.is_main))
         try:
             while self.iteration < total:
-                values = self.step()
+                losses_now = self.step()
                 bar.update(1)
                 t = self.iteration  # iterations completed
                 if t % cfg.train.log_every == 0 or t == total:
+                    values = {k: float(v) for k, v in losses_now.items()}
                     self._log(values, time.monotonic() - start_time)
                     bar.set_postfix({k: f"{values[k]:.3f}" for k in ("gen/L_D", "gen/L_G", "real/L_REC", "fake/L_REC")
                                      if k in values}, refresh=False)

@@ -1,11 +1,15 @@
-"""OneGAN training speed in bfloat16 autocast against float32 on this machine (``--precision``).
+"""OneGAN training paths side by side on this machine: the reference path against the fast path
+(float32, same model to float tolerance) and the fast path in bfloat16 autocast (``--precision bf16``,
+opt-in: a different model).
 
-    .venv/bin/python scripts/bench_onegan_precision.py [--preset tiny] [--rounds 5] [--steps 4] [--threads 2]
+    .venv/bin/python scripts/bench_onegan_paths.py [--preset tiny] [--rounds 10] [--steps 2] [--threads 1]
 
-Both trainers are built side by side and timed in interleaved rounds (fp32 steps, then bf16 steps,
-repeated), in Phase I (generation path only) and Phase II (all three paths), so that the load other
-processes put on a shared machine hits both alike. Only the ratio is meaningful on a loaded machine;
-the absolute it/s are printed for context. Appends its report to results/bench_onegan_precision.txt.
+The reference path is ``Trainer(fast=False)``: contiguous NCHW tensors and Adam's per-tensor loop, the
+code as it was before the fast path. All trainers are built in one process and timed in interleaved
+rounds (a few steps of each, repeated), in Phase I (generation path only) and Phase II (all three
+paths), so that the load other processes put on a shared machine hits all alike. Only the ratios
+(median of the per-round ratios) are meaningful on a loaded machine; absolute it/s are context.
+Appends its report to results/bench_onegan_paths.txt.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from data_prep.synthetic import write_synthetic
 from onegan.config import OneGANConfig
 from onegan.trainer import Trainer
 
+# name -> (Trainer(fast=...), TrainConfig.precision)
+PATHS = {"reference fp32": (False, "fp32"), "fast fp32": (True, "fp32"), "fast bf16": (True, "bf16")}
+RATIOS = (("fast fp32", "reference fp32"), ("fast bf16", "fast fp32"), ("fast bf16", "reference fp32"))
+
 
 def _timed(trainer: Trainer, iteration: int, steps: int) -> float:
     """Seconds per step of ``steps`` steps all run at ``iteration`` (its phase's paths)."""
@@ -40,17 +48,17 @@ def _timed(trainer: Trainer, iteration: int, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="tiny")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=4, help="steps per timed block")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_precision.txt"))
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=2, help="steps per timed block")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_paths.txt"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    header = (f"# OneGAN bf16 autocast vs fp32, {time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, cpu "
+    header = (f"# OneGAN training paths, {time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, cpu "
               f"({platform.processor() or platform.machine()}), torch {torch.__version__}, threads "
               f"{torch.get_num_threads()}, preset {args.preset}, {args.rounds} interleaved rounds of "
-              f"{args.steps} steps per precision and phase. Shared, loaded machine: only the ratios mean "
-              "anything (median of per-round ratios).")
+              f"{args.steps} steps per path and phase. Shared, loaded machine: only the ratios mean anything "
+              "(median of per-round ratios of it/s).")
     print(header, flush=True)
     lines = [header]
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,23 +67,23 @@ def main() -> None:
         write_synthetic(data, classes=12, parents=4, images=max(96, 4 * config.train.batch_size),
                         size=config.model.image_size)
         prepared = load_prepared(data)
-        trainers = {precision: Trainer(dataclasses.replace(config, train=dataclasses.replace(
-            config.train, precision=precision)), prepared, Path(tmp) / precision, progress=False)
-            for precision in ("fp32", "bf16")}
+        trainers = {name: Trainer(dataclasses.replace(config, train=dataclasses.replace(
+            config.train, precision=precision)), prepared, Path(tmp) / name.replace(" ", "_"), fast=fast,
+            progress=False) for name, (fast, precision) in PATHS.items()}
         for phase, iteration in (("phase I", 0), ("phase II", config.schedule.real_recon_start)):
-            seconds: dict[str, list[float]] = {p: [] for p in trainers}
+            seconds: dict[str, list[float]] = {name: [] for name in trainers}
             for trainer in trainers.values():
                 _timed(trainer, iteration, 1)  # warm-up
             for _ in range(args.rounds):
-                for precision, trainer in trainers.items():
-                    seconds[precision].append(_timed(trainer, iteration, args.steps))
-            ratios = [f / b for f, b in zip(seconds["fp32"], seconds["bf16"], strict=True)]
-            line = (f"{args.preset} {phase:9s} batch {config.train.batch_size}: fp32 "
-                    f"{1 / statistics.median(seconds['fp32']):6.2f} it/s, bf16 "
-                    f"{1 / statistics.median(seconds['bf16']):6.2f} it/s; bf16/fp32 it/s ratio median "
-                    f"{statistics.median(ratios):.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)})")
-            print(line, flush=True)
-            lines.append(line)
+                for name, trainer in trainers.items():
+                    seconds[name].append(_timed(trainer, iteration, args.steps))
+            speeds = ", ".join(f"{name} {1 / statistics.median(s):.2f} it/s" for name, s in seconds.items())
+            lines.append(f"{args.preset} {phase}, batch {config.train.batch_size}: {speeds}")
+            for new, old in RATIOS:
+                ratios = [o / n for n, o in zip(seconds[new], seconds[old], strict=True)]
+                lines.append(f"  {new} / {old} it/s: median {statistics.median(ratios):.2f} "
+                             f"(per round: {', '.join(f'{r:.2f}' for r in ratios)})")
+            print("\n".join(lines[-1 - len(RATIOS):]), flush=True)
     previous = args.out.read_text() if args.out.exists() else ""
     write_text_atomic(args.out, previous + "\n".join(lines) + "\n\n")
 
