@@ -68,3 +68,5 @@ class TrainRequest:
     max_minutes: float | None = None
     iterations: int | None = None   # override the preset's iteration count (phase boundaries scale with it)
     ablation: str | None = None     # OneGAN only: a named ablation row of Tables 1-3
+    batch_size: int | None = None   # OneGAN only: override the preset's global batch (split over torchrun's processes)
+    precision: str | None = None    # OneGAN only: "fp32" (default) or "bf16" autocast

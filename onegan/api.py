@@ -1,11 +1,13 @@
 """The method-module contract: ``NAME``, ``train(request) -> Path``, ``load(checkpoint, device) -> OneGAN``.
 
-``request.ablation`` (a name from ``onegan.config.ABLATIONS``) and ``request.iterations`` (phase
-boundaries scale with it) come from ``baselines.base.TrainRequest``.
+``request.ablation`` (a name from ``onegan.config.ABLATIONS``), ``request.iterations`` (phase
+boundaries scale with it), ``request.batch_size`` (the global batch) and ``request.precision``
+come from ``baselines.base.TrainRequest``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -25,6 +27,10 @@ def build_config(request: TrainRequest, num_classes: int, num_parents: int) -> O
     iterations = getattr(request, "iterations", None)
     if iterations is not None:
         config = config.with_iterations(int(iterations))
+    train = {key: value for key in ("batch_size", "precision")
+             if (value := getattr(request, key, None)) is not None}
+    if train:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
     return config.with_ablation(getattr(request, "ablation", None))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from onegan.config import ABLATIONS, PRESETS
+from onegan.config import ABLATIONS, PRECISIONS, PRESETS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iterations", type=int, default=None,
                         help="override the preset's iteration count (phase boundaries scale with it)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="global batch (the paper: 20; default: the preset's); under torchrun each of the W "
+                             "processes takes batch-size/W, and W processes train the model one process would")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="fp32 (default) or bf16 autocast (CPU and CUDA alike; weights and losses stay fp32)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
 
@@ -28,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
 
     request = TrainRequest(data=args.data, out=args.out, preset=args.preset, seed=args.seed, resume=args.resume,
                            device=args.device, max_minutes=args.max_minutes, iterations=args.iterations,
-                           ablation=args.ablation)
+                           ablation=args.ablation, batch_size=args.batch_size, precision=args.precision)
     path = train(request)
     print(f"onegan: checkpoint {path}")
     return 0

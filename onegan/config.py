@@ -15,6 +15,8 @@ from data_prep.errors import UserError
 
 Normalization = Literal["glu-lnorm", "glu-inorm", "lnorm", "inorm"]
 NORMALIZATIONS: tuple[str, ...] = ("glu-lnorm", "glu-inorm", "lnorm", "inorm")
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 class UnknownPresetError(UserError, ValueError):
@@ -131,7 +133,12 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and bookkeeping: Adam lr 2e-4 for every sub-network (§5), FineGAN's betas."""
+    """Optimisation and bookkeeping: Adam lr 2e-4 for every sub-network (§5), FineGAN's betas.
+
+    ``batch_size`` is the global batch (the paper's 20): under torchrun each of W processes takes
+    batch_size / W samples. ``precision="bf16"`` runs the forward passes under bfloat16 autocast, on
+    CPU as on CUDA (losses and weights stay float32); the default is float32.
+    """
 
     batch_size: int = 20
     lr: float = 2e-4
@@ -139,8 +146,14 @@ class TrainConfig:
     log_every: int = 100
     sample_every: int = 5000
     checkpoint_every: int = 5000
-    mixed_precision: bool = True      # bf16 autocast on CUDA only; CPU runs are float32
+    precision: Precision = "fp32"
     flip: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UserError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,9 @@ class OneGANConfig:
     def from_dict(cls, data: dict[str, Any]) -> OneGANConfig:
         train = dict(data["train"])
         train["betas"] = tuple(train["betas"])
+        # Configs written before `precision`: mixed_precision meant bf16 on CUDA only, so every
+        # CPU-trained one (all of those committed) was float32.
+        train.pop("mixed_precision", None)
         model = dict(data["model"])
         if "background_patch_strides" in model:
             model["background_patch_strides"] = tuple(model["background_patch_strides"])

@@ -1,10 +1,12 @@
 """Infinite, seeded training streams over a prepared dataset (X_c object images, X_bg patches).
 
-The batch at iteration t is a pure function of (seed, rank, world size, t): the sampler walks a
-fresh permutation per epoch (seeded by (seed, epoch)), each rank takes its stride of it, and
-flips come from a generator seeded by (seed, rank, t). So the stream's whole state is the
-iteration number stored in the checkpoint, and a resumed run sees exactly the batches an
-uninterrupted run would. Small datasets are decoded once and kept in memory as uint8.
+Sample i of the global batch at iteration t is a pure function of (seed, t, i): the sampler walks
+a fresh permutation per epoch (seeded by (seed, epoch)) and sample i of iteration t sits at position
+t·B + i of that walk (B the global batch); its flip is element i of a draw over the whole global
+batch seeded by (seed, t). A process of rank r among W takes samples r·B/W ... (r+1)·B/W - 1, so W
+processes see exactly the samples one process would. The stream's whole state is the iteration
+number stored in the checkpoint, and a resumed run sees exactly the batches an uninterrupted run would.
+Small datasets are decoded once and kept in memory as uint8.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ class EpochSampler:
         return self._cache[1]
 
     def batch(self, iteration: int, batch_size: int) -> torch.Tensor:
-        """Indices of this rank's batch at ``iteration`` (global batch = batch_size * world_size)."""
+        """Indices of this rank's batch at ``iteration``: ``batch_size`` is the per-process share, the
+        global batch is batch_size * world_size and this rank holds its rank-th slice."""
         start = (iteration * self.world_size + self.rank) * batch_size
         positions = torch.arange(start, start + batch_size)
         out = torch.empty(batch_size, dtype=torch.long)
@@ -70,7 +73,7 @@ class TrainingStreams:
         if self.preloaded:
             self._objects = _stack(self.objects, ("image", "mask", "has_mask", "class_id", "parent_id"))
             self._backgrounds = _stack(self.backgrounds, ("image",))
-        self.seed, self.rank = seed, rank
+        self.seed, self.rank, self.world_size = seed, rank, world_size
         self.object_sampler = EpochSampler(len(self.objects), seed, rank, world_size)
         self.background_sampler = EpochSampler(len(self.backgrounds), seed + 7919, rank, world_size)
 
@@ -90,15 +93,17 @@ class TrainingStreams:
         return out
 
     def batch(self, iteration: int, batch_size: int, flip: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """(object batch dict, background images) for this rank at ``iteration``."""
+        """(object batch dict, background images): this rank's ``batch_size`` samples at ``iteration``."""
         objects = self._gather(self.objects, self._objects if self.preloaded else None,
                                self.object_sampler.batch(iteration, batch_size))
         backgrounds = self._gather(self.backgrounds, self._backgrounds if self.preloaded else None,
                                    self.background_sampler.batch(iteration, batch_size))["image"]
         if flip:
-            generator = torch.Generator().manual_seed(hash((self.seed, self.rank, iteration)) % (2 ** 63))
-            flip_objects = torch.rand(batch_size, generator=generator) < 0.5
-            flip_backgrounds = torch.rand(batch_size, generator=generator) < 0.5
+            # Drawn for the whole global batch, then sliced: sample i flips alike on any world size.
+            generator = torch.Generator().manual_seed(hash((self.seed, iteration)) % (2 ** 63))
+            share = slice(self.rank * batch_size, (self.rank + 1) * batch_size)
+            flip_objects = (torch.rand(batch_size * self.world_size, generator=generator) < 0.5)[share]
+            flip_backgrounds = (torch.rand(batch_size * self.world_size, generator=generator) < 0.5)[share]
             objects["image"][flip_objects] = objects["image"][flip_objects].flip(-1)
             objects["mask"][flip_objects] = objects["mask"][flip_objects].flip(-1)
             backgrounds[flip_backgrounds] = backgrounds[flip_backgrounds].flip(-1)

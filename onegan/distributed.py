@@ -2,9 +2,14 @@
 
 OneGAN runs several forward passes through different sub-networks per iteration (one per path and
 per discriminator step), which does not fit ``DistributedDataParallel``'s one-forward-one-backward
-contract; so each process keeps a full replica and gradients are averaged explicitly with
-``all_reduce`` before every optimiser step. Replicas start from the same seed and rank 0's weights
-are broadcast once, so they stay identical.
+contract; so each process keeps a full replica and gradients are averaged explicitly before every
+optimiser step, coalesced into a few flat buckets of at most ``BUCKET_BYTES`` (one ``all_reduce``
+per bucket, not per tensor). Replicas start from the same seed and rank 0's weights are broadcast
+once, so they stay identical.
+
+Every loss is a mean over the batch and every process holds global/world samples, so the average of
+the per-process gradients is the gradient of the global batch: N processes at global batch B train
+the model one process trains at B (up to float summation order).
 """
 
 from __future__ import annotations
@@ -15,6 +20,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+from data_prep.errors import UserError
+
+BUCKET_BYTES = 25 * 1024 ** 2   # gradient bucket size (DDP's default)
 
 
 @dataclass(frozen=True)
@@ -43,30 +53,70 @@ def init_from_environment(device: torch.device) -> ProcessGroup:
 
 
 def broadcast_parameters(modules: Iterable[torch.nn.Module], group: ProcessGroup) -> None:
+    """Copy rank 0's parameters and buffers to every process (flat buckets, one broadcast each)."""
     if not group.distributed:
         return
-    for module in modules:
-        for tensor in list(module.parameters()) + list(module.buffers()):
-            dist.broadcast(tensor.data, src=0)
+    tensors = [t.data for module in modules for t in list(module.parameters()) + list(module.buffers())]
+    for bucket in _buckets(tensors, BUCKET_BYTES):
+        flat = _flatten_dense_tensors(bucket)
+        dist.broadcast(flat, src=0)
+        for tensor, synced in zip(bucket, _unflatten_dense_tensors(flat, bucket), strict=True):
+            tensor.copy_(synced)
 
 
-def average_gradients(parameters: Iterable[torch.nn.Parameter], group: ProcessGroup) -> None:
-    """Average .grad over processes (parameters without a gradient contribute zeros on every rank)."""
+def local_batch_size(global_batch: int, group: ProcessGroup) -> int:
+    """This process's share of the global batch; a UserError when the world size does not divide it."""
+    if global_batch < 1 or global_batch % group.world_size:
+        raise UserError(f"--batch-size {global_batch} is the global batch and must be a positive multiple of "
+                        f"the number of processes ({group.world_size}); choose e.g. "
+                        f"{max(1, round(global_batch / group.world_size)) * group.world_size}")
+    return global_batch // group.world_size
+
+
+def _buckets(tensors: list[torch.Tensor], bucket_bytes: int) -> list[list[torch.Tensor]]:
+    """Consecutive runs of same-dtype/device tensors of at most ``bucket_bytes`` (a larger tensor alone)."""
+    buckets: list[list[torch.Tensor]] = []
+    size = 0
+    for tensor in tensors:
+        nbytes = tensor.numel() * tensor.element_size()
+        current = buckets[-1] if buckets else None
+        if (current is None or size + nbytes > bucket_bytes or current[0].dtype != tensor.dtype
+                or current[0].device != tensor.device):
+            buckets.append([tensor])
+            size = nbytes
+        else:
+            current.append(tensor)
+            size += nbytes
+    return buckets
+
+
+def average_gradients(parameters: Iterable[torch.nn.Parameter], group: ProcessGroup,
+                      nonfinite: torch.Tensor | None = None, bucket_bytes: int = BUCKET_BYTES) -> bool:
+    """Average ``.grad`` over processes in flat buckets; True when any process flagged ``nonfinite``.
+
+    ``nonfinite`` (a 0/1 scalar: this process's losses were not all finite) rides in the first bucket,
+    so all processes learn of a divergence without a collective of its own and stop together.
+    Parameters without a gradient (unused by this step's graph, the same on every process) keep
+    ``grad = None`` so that Adam skips them exactly as a single process does.
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
     if not group.distributed:
-        return
-    for p in parameters:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-        p.grad.div_(group.world_size)
-
-
-def all_finite(values: torch.Tensor, group: ProcessGroup) -> bool:
-    """True when every rank's values are finite (so all ranks stop together)."""
-    ok = torch.tensor([float(torch.isfinite(values).all())], device=values.device)
-    if group.distributed:
-        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-    return bool(ok.item() > 0)
+        return bool(nonfinite) if nonfinite is not None else False
+    buckets = _buckets(grads, bucket_bytes)
+    flag = None
+    if nonfinite is not None:
+        flag = nonfinite.detach().reshape(1).to(torch.float32, copy=True)
+        if buckets and buckets[0][0].dtype == flag.dtype and buckets[0][0].device == flag.device:
+            buckets[0].insert(0, flag)
+        else:
+            buckets.insert(0, [flag])
+    for bucket in buckets:
+        flat = _flatten_dense_tensors(bucket)
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat.div_(group.world_size)
+        for tensor, synced in zip(bucket, _unflatten_dense_tensors(flat, bucket), strict=True):
+            tensor.copy_(synced)
+    return flag is not None and bool(flag.item() > 0)
 
 
 def barrier(group: ProcessGroup) -> None:

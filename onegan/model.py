@@ -6,6 +6,7 @@ live apart, one pair per path: see ``discriminator_bank``). Images are in [-1, 1
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -77,20 +78,22 @@ class OneGANModel(nn.Module):
                          preimage_fg, preimage_bg, v_bg, v_p, v_c)
 
     def reconstruct(self, image: torch.Tensor, betas: MixupWeights, sample: bool = True,
-                    child: torch.Tensor | None = None) -> Reconstructed:
+                    child: torch.Tensor | None = None,
+                    noise: Callable[[torch.Tensor], torch.Tensor] = torch.randn_like) -> Reconstructed:
         """Reconstruction path (Fig. 2): encode with E_p, E_c; generate I_fg, I_m with mixup 1-3; encode
         the masked image with E_bg; generate I_bg with mixup 4; compose (Eq. 5).
 
         The embedding side of mixup 1-2 uses the predicted classes (argmax ê_p, ê_c), or ``child``
         (with its parent) when given: swapping the child code translates the image (Fig. 6).
-        ``sample=False`` uses the means μ instead of sampling v̂ = μ + σ·ε (inference).
+        ``sample=False`` uses the means μ instead of sampling v̂ = μ + σ·ε (inference); ``noise(σ)``
+        draws ε shaped like σ (the trainer passes draws keyed by global sample index).
         """
         shape = self.shape_encoder(image)
         style = self.style_encoder(image)
         if sample:
-            v_p_hat = shape.mu_p + shape.sigma_p * torch.randn_like(shape.sigma_p)
-            v_c_hat = style.mu_c + style.sigma_c * torch.randn_like(style.sigma_c)
-            z_hat = shape.mu_z + shape.sigma_z * torch.randn_like(shape.sigma_z)
+            v_p_hat = shape.mu_p + shape.sigma_p * noise(shape.sigma_p)
+            v_c_hat = style.mu_c + style.sigma_c * noise(style.sigma_c)
+            z_hat = shape.mu_z + shape.sigma_z * noise(shape.sigma_z)
         else:
             v_p_hat, v_c_hat, z_hat = shape.mu_p, style.mu_c, shape.mu_z
         parent = shape.parent_logits.argmax(1)

@@ -1,5 +1,6 @@
-"""Run by ``torchrun --nproc_per_node 2`` from test_ddp.py: a few OneGAN steps on CPU (gloo), then
-each rank writes its weights and its first real batch indices so the test can compare ranks."""
+"""Run by ``torchrun --nproc_per_node 2`` from test_ddp.py: a few OneGAN steps on CPU (gloo) of the
+smoke preset at its global batch, then each rank writes its weights and its first real batch indices
+so the test can compare the ranks with each other and with one process at the same global batch."""
 
 from __future__ import annotations
 
@@ -14,17 +15,21 @@ from onegan.distributed import init_from_environment, shutdown
 from onegan.trainer import Trainer
 
 
+def smoke_config(prepared, iterations: int) -> OneGANConfig:
+    return OneGANConfig.preset("smoke", prepared.num_classes, prepared.num_parents).with_iterations(iterations)
+
+
 def main() -> None:
     data, out, iterations = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(1)
     group = init_from_environment(torch.device("cpu"))
     prepared = load_prepared(data)
-    config = OneGANConfig.preset("smoke", prepared.num_classes, prepared.num_parents).with_iterations(iterations)
-    trainer = Trainer(config, prepared, out, seed=0, group=group, progress=False)
-    batch = trainer.streams.object_sampler.batch(0, config.train.batch_size)
+    trainer = Trainer(smoke_config(prepared, iterations), prepared, out, seed=0, group=group, progress=False)
+    batch = trainer.streams.object_sampler.batch(0, trainer.local_batch)
     trainer.run()
     torch.save({"model": trainer.model.state_dict(), "discriminators": trainer.discriminators.state_dict(),
-                "batch": batch, "world_size": group.world_size}, out / f"rank{group.rank}.pt")
+                "batch": batch, "world_size": group.world_size, "local_batch": trainer.local_batch},
+               out / f"rank{group.rank}.pt")
     shutdown(group)
 
 

@@ -62,3 +62,23 @@ def test_round_trip_and_errors():
         OneGANConfig.preset("huge", 12, 4)
     with pytest.raises(UserError, match="unknown OneGAN ablation"):
         config.with_ablation("no-everything")
+
+
+def test_batch_size_and_precision_options(tmp_path):
+    from baselines.base import TrainRequest
+    from onegan.api import build_config
+
+    request = TrainRequest(data=tmp_path, out=tmp_path, preset="smoke", batch_size=12, precision="bf16")
+    config = build_config(request, 12, 4)
+    assert (config.train.batch_size, config.train.precision) == (12, "bf16")
+    default = build_config(TrainRequest(data=tmp_path, out=tmp_path, preset="smoke"), 12, 4)
+    assert default.train == OneGANConfig.preset("smoke", 12, 4).train and default.train.precision == "fp32"
+    with pytest.raises(UserError, match="precision must be one of"):
+        dataclasses.replace(config.train, precision="fp16")
+    with pytest.raises(UserError, match="batch size must be >= 1"):
+        dataclasses.replace(config.train, batch_size=0)
+    # Configs written before `precision` (mixed_precision: bf16 on CUDA only) load as float32.
+    legacy = config.to_dict()
+    legacy["train"].pop("precision")
+    legacy["train"]["mixed_precision"] = True
+    assert OneGANConfig.from_dict(legacy).train.precision == "fp32"

@@ -147,3 +147,48 @@ def test_logged_losses_are_the_active_losses_under_every_ablation(prepared, tmp_
                            for k in logged)
     with pytest.raises(KeyError):
         active_losses(config, 0)["missing"]
+
+
+def test_bf16_autocast_trains_on_cpu(prepared, tmp_path, micro_config):
+    """--precision bf16 takes the CUDA code path on the CPU: finite losses on every path, weights that
+    moved, and results that differ from float32's (so the autocast really ran in bfloat16)."""
+    import dataclasses
+
+    base = micro_config(6)
+    bf16 = dataclasses.replace(base, train=dataclasses.replace(base.train, precision="bf16"))
+    trainer = Trainer(bf16, prepared, tmp_path / "bf16", seed=0, progress=False)
+    assert trainer.autocast_dtype == torch.bfloat16
+    before = _state(trainer)
+    seen = {}
+    while trainer.iteration < 6:
+        seen.update(trainer.step())
+    assert {"gen/L_GEN", "fake/L_AE", "real/L_AE", "real/L_D"} <= seen.keys()
+    assert all(torch.isfinite(v) for v in seen.values())
+    after = _state(trainer)
+    assert all(v.dtype != torch.bfloat16 for v in after.values())  # weights stay float32
+    assert all(torch.isfinite(v).all() for v in after.values())
+    assert not torch.allclose(before["m.embeddings.child.weight"], after["m.embeddings.child.weight"])
+    fp32 = Trainer(base, prepared, tmp_path / "fp32", seed=0, progress=False)
+    for _ in range(6):
+        fp32.step()
+    reference = _state(fp32)
+    assert not all(torch.equal(after[k], reference[k]) for k in after)
+
+
+def test_fast_path_trains_the_reference_model(prepared, tmp_path, micro_config):
+    """channels_last + fused Adam (the default) against the plain NCHW, per-tensor-Adam path: the same
+    model to float tolerance across every path of the schedule."""
+    fast = Trainer(micro_config(6), prepared, tmp_path / "fast", seed=1, progress=False)
+    reference = Trainer(micro_config(6), prepared, tmp_path / "reference", seed=1, progress=False, fast=False)
+    conv = fast.discriminators[GENERATION].child.modules()
+    weight = next(m.weight for m in conv if isinstance(m, torch.nn.Conv2d))
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    assert fast.model_optimizer.param_groups[0]["fused"] and not reference.model_optimizer.param_groups[0]["fused"]
+    for _ in range(6):
+        fast_losses, reference_losses = fast.step(), reference.step()
+        assert fast_losses.keys() == reference_losses.keys()
+        for key, value in fast_losses.items():
+            torch.testing.assert_close(value, reference_losses[key], rtol=1e-4, atol=1e-5, msg=key)
+    a, b = _state(fast), _state(reference)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)

@@ -1,0 +1,92 @@
+"""OneGAN training paths side by side on this machine: the reference path against the fast path
+(float32, same model to float tolerance) and the fast path in bfloat16 autocast (``--precision bf16``,
+opt-in: a different model).
+
+    .venv/bin/python scripts/bench_onegan_paths.py [--preset tiny] [--rounds 10] [--steps 2] [--threads 1]
+
+The reference path is ``Trainer(fast=False)``: contiguous NCHW tensors and Adam's per-tensor loop, the
+code as it was before the fast path. All trainers are built in one process and timed in interleaved
+rounds (a few steps of each, repeated), in Phase I (generation path only) and Phase II (all three
+paths), so that the load other processes put on a shared machine hits all alike. Only the ratios
+(median of the per-round ratios) are meaningful on a loaded machine; absolute it/s are context.
+Appends its report to results/bench_onegan_paths.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from data_prep.atomic import write_text_atomic
+from data_prep.prepared import load_prepared
+from data_prep.provenance import git_commit
+from data_prep.synthetic import write_synthetic
+from onegan.config import OneGANConfig
+from onegan.trainer import Trainer
+
+# name -> (Trainer(fast=...), TrainConfig.precision)
+PATHS = {"reference fp32": (False, "fp32"), "fast fp32": (True, "fp32"), "fast bf16": (True, "bf16")}
+RATIOS = (("fast fp32", "reference fp32"), ("fast bf16", "fast fp32"), ("fast bf16", "reference fp32"))
+
+
+def _timed(trainer: Trainer, iteration: int, steps: int) -> float:
+    """Seconds per step of ``steps`` steps all run at ``iteration`` (its phase's paths)."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.iteration = iteration
+        trainer.step()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=2, help="steps per timed block")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_paths.txt"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    header = (f"# OneGAN training paths, {time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, cpu "
+              f"({platform.processor() or platform.machine()}), torch {torch.__version__}, threads "
+              f"{torch.get_num_threads()}, preset {args.preset}, {args.rounds} interleaved rounds of "
+              f"{args.steps} steps per path and phase. Shared, loaded machine: only the ratios mean anything "
+              "(median of per-round ratios of it/s).")
+    print(header, flush=True)
+    lines = [header]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = OneGANConfig.preset(args.preset, 12, 4)
+        data = Path(tmp) / "synthetic"
+        write_synthetic(data, classes=12, parents=4, images=max(96, 4 * config.train.batch_size),
+                        size=config.model.image_size)
+        prepared = load_prepared(data)
+        trainers = {name: Trainer(dataclasses.replace(config, train=dataclasses.replace(
+            config.train, precision=precision)), prepared, Path(tmp) / name.replace(" ", "_"), fast=fast,
+            progress=False) for name, (fast, precision) in PATHS.items()}
+        for phase, iteration in (("phase I", 0), ("phase II", config.schedule.real_recon_start)):
+            seconds: dict[str, list[float]] = {name: [] for name in trainers}
+            for trainer in trainers.values():
+                _timed(trainer, iteration, 1)  # warm-up
+            for _ in range(args.rounds):
+                for name, trainer in trainers.items():
+                    seconds[name].append(_timed(trainer, iteration, args.steps))
+            speeds = ", ".join(f"{name} {1 / statistics.median(s):.2f} it/s" for name, s in seconds.items())
+            lines.append(f"{args.preset} {phase}, batch {config.train.batch_size}: {speeds}")
+            for new, old in RATIOS:
+                ratios = [o / n for n, o in zip(seconds[new], seconds[old], strict=True)]
+                lines.append(f"  {new} / {old} it/s: median {statistics.median(ratios):.2f} "
+                             f"(per round: {', '.join(f'{r:.2f}' for r in ratios)})")
+            print("\n".join(lines[-1 - len(RATIOS):]), flush=True)
+    previous = args.out.read_text() if args.out.exists() else ""
+    write_text_atomic(args.out, previous + "\n".join(lines) + "\n\n")
+
+
+if __name__ == "__main__":
+    main()
