@@ -9,8 +9,10 @@ largest budget. At every budget the run stops, saves its checkpoint, scores segm
 clustering (child and parent ACC/NMI) and generation (FID, CIS, diversity) with the benchmark's own
 tasks, and appends the records (with the iterations and the CPU-minutes trained so far) to
 ``<out>/records.jsonl``. A killed curve resumes from the last checkpoint and skips recorded budgets.
-The floors (centred box, k-means on colour histograms at k = NC and k = NP) are scored once per
-dataset into the same file. ``--plot`` draws every metric against CPU-minutes, floors as lines.
+Every budget's checkpoint is kept as ``snapshot_<budget>.pt`` beside the run, so a task added later
+is scored on the same model. The floors (centred box, k-means on colour histograms at k = NC and
+k = NP) are scored once per dataset into the same file. ``--plot`` draws every metric against
+CPU-minutes, floors as lines.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from benchmark.presets import get_preset
 from benchmark.records import RecordStore, make_records
 from benchmark.run import RunContext, ensure_evaluator, prepare_dataset
 from benchmark.tasks import TASKS, EvalOptions
-from data_prep.atomic import write_json_atomic
+from data_prep.atomic import atomic_path, write_json_atomic
 from data_prep.errors import UserError
 from data_prep.prepared import Prepared
 
@@ -75,9 +78,29 @@ def _score_floors(ctx: RunContext, store: RecordStore) -> None:
                                       protocol=ctx.protocol.tag))
 
 
+def _score_snapshot(ctx: RunContext, method, snapshot: Path, budget: int, seed: int, tasks: tuple[str, ...],
+                    cpu_minutes: float, config, run_preset: dict, label: str) -> None:
+    for task in tasks:
+        if ctx.store.is_done({"method": "onegan", "variant": f"@{budget}", "dataset_fingerprint":
+                              ctx.prepared.fingerprint, "task": task, "seed": seed, "preset": label,
+                              "protocol": ctx.protocol.tag}):
+            continue
+        t0 = time.perf_counter()
+        result = TASKS[task](method, ctx.prepared, _options(ctx, seed))
+        ctx.store.append(make_records(
+            method="onegan", variant=f"@{budget}", dataset=ctx.prepared.name,
+            dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values, seed=seed, preset=label,
+            config={"onegan": config.to_dict(), "run_preset": run_preset}, checkpoint=str(snapshot),
+            wall_time_s=time.perf_counter() - t0,
+            options={**result.options, "iteration": budget, "cpu_minutes": round(cpu_minutes, 3)},
+            protocol=ctx.protocol.tag))
+    print(f"onegan curve seed {seed}: budget {budget} scored ({cpu_minutes:.1f} CPU-min of training)")
+
+
 def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tuple[int, ...] = (1200, 2400),
-              out: Path = Path("results/curves"), work: Path = Path("runs"), device: str = "cpu") -> Path:
-    """Train/score every (seed, budget) not yet recorded; returns the records file."""
+              out: Path = Path("results/curves"), work: Path = Path("runs"), device: str = "cpu",
+              tasks: tuple[str, ...] = CURVE_TASKS) -> Path:
+    """Train/score every (seed, budget) not yet recorded for ``tasks``; returns the records file."""
     from onegan.inference import OneGAN
     from onegan.trainer import Trainer
 
@@ -88,7 +111,8 @@ def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tupl
     prepared = prepare_dataset("synthetic", run_preset, work)
     store = RecordStore(out)
     ctx = RunContext(preset=run_preset, prepared=prepared, work=work, store=store, device=device, force=False)
-    ctx.evaluator = ensure_evaluator(ctx, None)
+    if "generation" in tasks:
+        ctx.evaluator = ensure_evaluator(ctx, None)
     _score_floors(ctx, store)
     config = curve_config(preset, prepared, budgets[-1])
     for seed in seeds:
@@ -96,40 +120,33 @@ def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tupl
         label = f"curve:{preset}"
         pending = [b for b in budgets if not all(store.is_done({
             "method": "onegan", "variant": f"@{b}", "dataset_fingerprint": prepared.fingerprint, "task": t,
-            "seed": seed, "preset": label, "protocol": ctx.protocol.tag}) for t in CURVE_TASKS)]
+            "seed": seed, "preset": label, "protocol": ctx.protocol.tag}) for t in tasks)]
         if not pending:
             print(f"onegan curve seed {seed}: every budget already recorded")
             continue
-        trainer = Trainer(config, prepared, run_dir, seed=seed, device=device)
-        trainer.resume(extend=True)
         cpu_file = run_dir / CPU_LOG
         cpu_log = json.loads(cpu_file.read_text()) if cpu_file.exists() else {}
-        cpu_seconds = float(cpu_log.get(str(trainer.iteration), 0.0))
+        trainer = None
         for budget in pending:
-            if trainer.iteration > budget:
-                raise UserError(f"{run_dir}: the run is at iteration {trainer.iteration}, past the unrecorded "
-                                f"budget {budget}; remove the run directory to redo it")
-            started = time.process_time()
-            trainer.run(until=budget)
-            cpu_seconds += time.process_time() - started
-            cpu_log[str(trainer.iteration)] = cpu_seconds
-            write_json_atomic(cpu_file, cpu_log)
-            method = OneGAN(trainer.model, config, device)
-            try:
-                for task in CURVE_TASKS:
-                    t0 = time.perf_counter()
-                    result = TASKS[task](method, prepared, _options(ctx, seed))
-                    store.append(make_records(
-                        method="onegan", variant=f"@{budget}", dataset=prepared.name,
-                        dataset_fingerprint=prepared.fingerprint, task=task, values=result.values, seed=seed,
-                        preset=label, config={"onegan": config.to_dict(), "run_preset": run_preset.to_dict()},
-                        checkpoint=str(trainer.checkpoint_path), wall_time_s=time.perf_counter() - t0,
-                        options={**result.options, "iteration": trainer.iteration,
-                                 "cpu_minutes": round(cpu_seconds / 60, 3)},
-                        protocol=ctx.protocol.tag))
-            finally:
-                trainer.model.train()
-            print(f"onegan curve seed {seed}: budget {budget} scored ({cpu_seconds / 60:.1f} CPU-min)")
+            snapshot = run_dir / f"snapshot_{budget:07d}.pt"
+            if not snapshot.exists():
+                if trainer is None:
+                    trainer = Trainer(config, prepared, run_dir, seed=seed, device=device)
+                    trainer.resume(extend=True)
+                if trainer.iteration > budget:
+                    raise UserError(f"{run_dir}: the run is at iteration {trainer.iteration}, past budget {budget}, "
+                                    "which has no snapshot; remove the run directory to redo it")
+                # CPU spent up to the last snapshot at or before the resumed iteration (work lost to a
+                # kill after it is redone, and counted once).
+                cpu_seconds = max((v for k, v in cpu_log.items() if int(k) <= trainer.iteration), default=0.0)
+                started = time.process_time()
+                trainer.run(until=budget)
+                cpu_log[str(budget)] = cpu_seconds + time.process_time() - started
+                write_json_atomic(cpu_file, cpu_log)
+                with atomic_path(snapshot) as tmp:
+                    shutil.copyfile(trainer.checkpoint_path, tmp)
+            _score_snapshot(ctx, OneGAN.from_checkpoint(snapshot, device), snapshot, budget, seed, tasks,
+                            cpu_log[str(budget)] / 60, config, run_preset.to_dict(), label)
     return out / "records.jsonl"
 
 
@@ -140,7 +157,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/curves"))
     parser.add_argument("--work", type=Path, default=Path("runs"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--plot", type=Path, default=None, help="also draw the curves to this PNG")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="also draw the curves of every records.jsonl under --out's folder to this PNG")
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
@@ -156,7 +174,7 @@ def main(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from benchmark.curve_plot import plot_curves
 
-        plot_curves(records, args.plot)
+        plot_curves(sorted(args.out.parent.rglob("records.jsonl")), args.plot)
         print(f"plot: {args.plot}")
     print(json.dumps({"records": str(records)}))
     return 0

@@ -37,13 +37,15 @@ def floor_values(records: list[dict]) -> dict[tuple[str, str], float]:
                                                                                           "kmeans-colour")}
 
 
-def plot_curves(records_file: Path, out: Path) -> Path:
+def plot_curves(records_files: Path | list[Path], out: Path) -> Path:
+    """Draw the curves of every record in ``records_files`` (one file, or several, e.g. one per seed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = read_jsonl(records_file)
+    files = [records_files] if isinstance(records_files, Path) else list(records_files)
+    records = [r for f in files for r in read_jsonl(f)]
     points, floors = curve_points(records), floor_values(records)
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     for ax, (metric, title, floor) in zip(axes.flat, PANELS, strict=True):
