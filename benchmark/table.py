@@ -45,6 +45,10 @@ TABLE3_BLOCKS = {
     "(b) modules": {"no-bypass": "no bypass", "no-mixup12": "no mixup(1,2)", "no-mixup34": "no mixup(3,4)"},
     "(c) losses": {"no-rm": "no loss L_RM", "no-vae": "no loss L_VAE", "no-per": "no loss L_PER"},
 }
+# A measured value whose training stopped at max_minutes before its iteration budget.
+CUT_SHORT_MARK = "‡"
+CUT_SHORT_NOTE = ("‡ cut short: training stopped at max_minutes before its iteration budget "
+                  "(the next bench run resumes it)")
 REPORTED_METRIC = {"FID": "fid", "IS": "is", "CFID": "cfid", "CIS": "cis", "C-IS": "cis", "IOU": "iou",
                    "DICE": "dice", "ACC": "acc", "NMI": "nmi"}
 
@@ -69,19 +73,31 @@ def _title(table: Table) -> str:
     return f"Table {table.number}. {TABLE_CAPTIONS[table.number]} [protocol {table.protocol}]"
 
 
-def aggregate(records: list[dict]) -> dict[tuple, tuple[float, float, int]]:
+class Stats(dict):
+    """``aggregate``'s mapping, plus the keys whose latest record (of some seed) was cut short."""
+
+    cut_short: set[tuple]
+
+
+def aggregate(records: list[dict]) -> Stats:
     """(protocol, dataset, method, variant, metric) → (mean, std, n seeds); the latest record per seed
-    wins. ``protocol`` is the record's protocol tag (records older than protocols: OneGAN's)."""
-    latest: dict[tuple, float] = {}
+    wins. ``protocol`` is the record's protocol tag (records older than protocols: OneGAN's).
+    ``.cut_short`` holds the keys where that record's training stopped before its budget (‡)."""
+    latest: dict[tuple, dict] = {}
     for r in records:
         if r.get("source", "measured") != "measured":
             continue
-        latest[(protocols.tag_of(r), r["dataset"], r["method"], r.get("variant") or "", r["metric"],
-                r["seed"])] = r["value"]
+        latest[(protocols.tag_of(r), r["dataset"], r["method"], r.get("variant") or "", r["metric"], r["seed"])] = r
     grouped: dict[tuple, list[float]] = defaultdict(list)
-    for (protocol, dataset, method, variant, metric, _seed), value in latest.items():
-        grouped[(protocol, dataset, method, variant, metric)].append(value)
-    return {k: (float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None, len(v)) for k, v in grouped.items()}
+    stats = Stats()
+    stats.cut_short = set()
+    for (protocol, dataset, method, variant, metric, _seed), record in latest.items():
+        grouped[(protocol, dataset, method, variant, metric)].append(record["value"])
+        if record.get("cut_short"):
+            stats.cut_short.add((protocol, dataset, method, variant, metric))
+    stats.update({k: (float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None, len(v))
+                  for k, v in grouped.items()})
+    return stats
 
 
 def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[str, ...], method: str,
@@ -91,7 +107,8 @@ def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[s
         for m in metrics:
             if (d, method, variant, m) in stats:
                 mean, std, _ = stats[(d, method, variant, m)]
-                row.cells[(d, m)] = (mean, std, "")
+                short = (d, method, variant, m) in getattr(stats, "cut_short", ())
+                row.cells[(d, m)] = (mean, std, CUT_SHORT_MARK if short else "")
     return row if row.cells else None
 
 
@@ -130,7 +147,8 @@ def build_tables(records: list[dict], tables: list[str], reported: str = "all") 
     out = []
     for tag in sorted(tags, key=lambda t: (protocols.names().index(t.split("@")[0])
                                            if t.split("@")[0] in protocols.names() else 99, t)):
-        own = {k[1:]: v for k, v in stats.items() if k[0] == tag}
+        own = Stats({k[1:]: v for k, v in stats.items() if k[0] == tag})
+        own.cut_short = {k[1:] for k in stats.cut_short if k[0] == tag}
         own_later = [r for r in later if protocols.get(r["protocol"]).tag == tag]
         out += _protocol_tables(own, tables, reported, tag, own_later)
     return out
@@ -212,7 +230,7 @@ def _format_value(metric: str, value: float | None, std: float | None) -> str:
     return fmt(value) + (f" ± {fmt(std)}" if std is not None else "")
 
 
-_MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": ""}
+_MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": "", "‡": r"$^\ddagger$"}
 _ARROWS = {True: ("↑", r"$\uparrow$"), False: ("↓", r"$\downarrow$")}
 
 
@@ -249,7 +267,13 @@ def render(tables: list[Table], fmt: str) -> str:
         title = _title(table)
         parts.append((f"**{title}**" if fmt == "markdown" else title) + "\n\n" +
                      tabulate(body, headers=headers, tablefmt="github" if fmt == "markdown" else "simple"))
+        if _has_cut_short(table):
+            parts.append(CUT_SHORT_NOTE)
     return "\n\n".join(parts) + "\n"
+
+
+def _has_cut_short(table: Table) -> bool:
+    return any(cell[2] == CUT_SHORT_MARK for _, rows in table.blocks for row in rows for cell in row.cells.values())
 
 
 def _latex_escape(text: str) -> str:
