@@ -31,11 +31,16 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+class AtomicWriteError(UserError, OSError):
+    """Writing failed (disk full, I/O error ...); the target was left as it was."""
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it is renamed over ``target``.
 
-    On an exception the temporary file is removed and ``target`` is untouched.
+    On an exception the temporary file is removed and ``target`` is untouched; an ``OSError`` (ENOSPC,
+    EIO ...) becomes one ``AtomicWriteError`` line saying so.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +54,11 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
+    except OSError as err:
+        if isinstance(err, AtomicWriteError):
+            raise
+        kept = "the previous version is intact" if target.exists() else "nothing was written"
+        raise AtomicWriteError(f"could not write {target}: {err.strerror or err}; {kept}") from err
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -11,6 +11,7 @@ import pytest
 
 from benchmark.cli import main as cli_main
 from data_prep.atomic import (
+    AtomicWriteError,
     CorruptJsonlError,
     append_jsonl,
     atomic_directory,
@@ -136,3 +137,16 @@ def _hold_forever(target, ready) -> None:
     with path_lock(target, "holding"):
         ready.set()
         time.sleep(600)
+
+
+def test_failed_write_keeps_the_old_file_and_says_so_in_one_line(tmp_path):
+    import errno
+
+    target = tmp_path / "checkpoint.pt"
+    target.write_bytes(b"old")
+    with pytest.raises(AtomicWriteError) as err, atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert "No space left on device" in str(err.value) and "previous version is intact" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
