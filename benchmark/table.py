@@ -8,7 +8,8 @@ protocol's own tables, with the reported rows of the paper that defined it (C3-G
 Formats: booktabs LaTeX (a standalone document),
 Markdown (for the README) and plain text (the end-of-run summary).
 
-    bench table [--results DIR] --format {latex,markdown,plain} [--tables 1,2,3] [--reported all|none]
+    bench table [--results DIR] --format {latex,latex-fragment,markdown,plain} [--tables 1,2,3]
+                [--reported all|none]
 """
 
 from __future__ import annotations
@@ -250,9 +251,10 @@ def _cell_text(table: Table, row: Row, d: str, m: str, best: dict, latex: bool) 
 
 
 def render(tables: list[Table], fmt: str) -> str:
-    """Render tables as ``latex`` (standalone booktabs document), ``markdown`` or ``plain``."""
-    if fmt == "latex":
-        return _render_latex(tables)
+    """Render tables as ``latex`` (standalone booktabs document), ``latex-fragment`` (the tables only,
+    for ``\\input``), ``markdown`` or ``plain``."""
+    if fmt in ("latex", "latex-fragment"):
+        return _render_latex(tables, fragment=fmt == "latex-fragment")
     parts = []
     for table in tables:
         best = _best(table)
@@ -281,14 +283,29 @@ def _latex_escape(text: str) -> str:
             .replace("&", r"\&").replace("%", r"\%"))
 
 
-def _render_latex(tables: list[Table]) -> str:
-    lines = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage[margin=1cm,landscape]{geometry}",
-             r"\begin{document}", r"\scriptsize"]
+# A table wider than the line is scaled down to it (never up): the paper's Table 2 with every dataset
+# has 17 columns, wider than a landscape page. graphicx is in every LaTeX installation.
+_LATEX_FIT = [r"\makeatletter\@ifundefined{onegantablebox}{\newsavebox{\onegantablebox}}{}\makeatother",
+              r"\providecommand{\onegantablefit}[1]{\sbox{\onegantablebox}{#1}%",
+              r"  \ifdim\wd\onegantablebox>\linewidth\resizebox{\linewidth}{!}{\usebox{\onegantablebox}}%",
+              r"  \else\usebox{\onegantablebox}\fi}"]
+LATEX_PACKAGES = ("booktabs", "graphicx")
+
+
+def _render_latex(tables: list[Table], fragment: bool = False) -> str:
+    r"""A standalone landscape document, or (``fragment``) only the tables, for ``\input`` in a
+    document that loads booktabs and graphicx. Each table is scaled down to the line when wider."""
+    if fragment:
+        lines = [f"% Tables 1-3 from bench table; needs \\usepackage{{{','.join(LATEX_PACKAGES)}}}", *_LATEX_FIT]
+    else:
+        lines = [r"\documentclass{article}", rf"\usepackage{{{','.join(LATEX_PACKAGES)}}}",
+                 r"\usepackage[margin=1cm,landscape]{geometry}", *_LATEX_FIT, r"\begin{document}"]
     for table in tables:
         best = _best(table)
         n = len(table.datasets) * len(table.metrics)
-        lines += [r"\begin{table}[h]", r"\centering", rf"\caption{{{_latex_escape(_title(table).split('. ', 1)[1])}}}",
-                  r"\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
+        lines += [r"\begin{table}[!htbp]", r"\centering", r"\scriptsize",
+                  rf"\caption{{{_latex_escape(_title(table).split('. ', 1)[1])}}}",
+                  r"\onegantablefit{\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
         lines.append(" & ".join(["Model"] + [rf"\multicolumn{{{len(table.metrics)}}}{{c}}"
                                              rf"{{{DATASET_TITLES.get(d, d)}}}" for d in table.datasets]) + r" \\")
         lines.append(" & ".join([""] + [f"{METRIC_TITLES[m]}{_ARROWS[HIGHER_IS_BETTER[m]][1]}"
@@ -298,8 +315,12 @@ def _render_latex(tables: list[Table]) -> str:
             for row in rows:
                 cells = [_cell_text(table, row, d, m, best, True) for d in table.datasets for m in table.metrics]
                 lines.append(" & ".join([_latex_escape(row.label)] + cells) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    lines.append(r"\end{document}")
+        lines += [r"\bottomrule", r"\end{tabular}}"]
+        if _has_cut_short(table):
+            lines.append(r"\par\smallskip " + _latex_escape(CUT_SHORT_NOTE.replace("‡", r"$^\ddagger$", 1)))
+        lines.append(r"\end{table}")
+    if not fragment:
+        lines.append(r"\end{document}")
     return "\n".join(lines) + "\n"
 
 
@@ -332,7 +353,9 @@ def summary_table(records: list[dict], fingerprint: str | None = None) -> str:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results/latest", help="a records.jsonl or a directory of them")
-    parser.add_argument("--format", default="markdown", choices=["latex", "markdown", "plain"])
+    parser.add_argument("--format", default="markdown", choices=["latex", "latex-fragment", "markdown", "plain"],
+                        help="latex: a standalone document; latex-fragment: the tables only, for \\input "
+                             "in a document that loads booktabs and graphicx")
     parser.add_argument("--tables", default="1,2,3")
     parser.add_argument("--reported", default="all", choices=["all", "none"],
                         help="show the paper's reported rows beside the measured ones")
