@@ -85,10 +85,13 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
 
     out, work = scratch / "killed-out", scratch / "killed-work"
     survived, finished_first, moments = 0, 0, []
-    # Random moments spread so that the kills fall all through the run (and its restarts).
-    longest = max(4.0, 2.5 * clean_seconds / kills)
+    total = len(_records(scratch / "clean-out")[0])
+    done = 0
     while survived < kills:
-        delay = rng.uniform(0.5, longest)
+        # A random moment within what is left of the run (estimated from the records still missing),
+        # so that the kills fall all through it: data prep, evaluator, training, scoring, appends.
+        left = clean_seconds * (1.0 - done / total)
+        delay = rng.uniform(0.5, max(3.0, left))
         proc = _bench([*RUN, "--out", str(out), "--work", str(work)])
         try:
             proc.wait(timeout=delay)
@@ -102,6 +105,7 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
             moments.append(round(delay, 1))
         proc.stderr.close()
         records, corrupt = _records(out) if (out / "records.jsonl").exists() else ([], 0)
+        done = len(records)
         print(f"kill {survived}/{kills} at {delay:5.1f} s: {len(records)} records so far, corrupt lines {corrupt}",
               flush=True)
     _run_to_completion(out, work)
