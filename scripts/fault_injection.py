@@ -83,15 +83,24 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
     clean_seconds = time.monotonic() - started
     print(f"uninterrupted smoke run: {clean_seconds:.0f} s wall", flush=True)
 
+    # A rerun of the finished run: appends nothing, and its wall time is the fixed cost of every restart.
+    started = time.monotonic()
+    _finish([*RUN, "--out", str(scratch / "clean-out"), "--work", str(scratch / "clean-work")])
+    restart_seconds = time.monotonic() - started
+    print(f"rerun of the finished run: {restart_seconds:.0f} s wall, "
+          f"{len(_records(scratch / 'clean-out')[0])} records (unchanged)", flush=True)
+
     out, work = scratch / "killed-out", scratch / "killed-work"
     survived, finished_first, moments = 0, 0, []
-    total = len(_records(scratch / "clean-out")[0])
-    done = 0
+    # Kill moments drawn uniformly over the uninterrupted run's timeline; run i is killed after the gap
+    # to the previous moment plus the fixed cost of a restart, so the kills fall in every stage (data
+    # prep, evaluator, training, scoring, appends) rather than all in start-up.
+    timeline = sorted(rng.uniform(0.0, clean_seconds) for _ in range(kills))
+    gaps = [b - a for a, b in zip([0.0, *timeline], timeline, strict=False)]
     while survived < kills:
-        # A random moment within what is left of the run (estimated from the records still missing),
-        # so that the kills fall all through it: data prep, evaluator, training, scoring, appends.
-        left = clean_seconds * (1.0 - done / total)
-        delay = rng.uniform(0.5, max(3.0, left))
+        # once a resumed run has finished everything, later kills hit a rerun's start-up
+        delay = (restart_seconds + gaps[survived] if not finished_first
+                 else rng.uniform(0.5, 0.9 * restart_seconds))
         proc = _bench([*RUN, "--out", str(out), "--work", str(work)])
         try:
             proc.wait(timeout=delay)
@@ -105,7 +114,6 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
             moments.append(round(delay, 1))
         proc.stderr.close()
         records, corrupt = _records(out) if (out / "records.jsonl").exists() else ([], 0)
-        done = len(records)
         print(f"kill {survived}/{kills} at {delay:5.1f} s: {len(records)} records so far, corrupt lines {corrupt}",
               flush=True)
     _run_to_completion(out, work)
@@ -123,6 +131,7 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
     return {
         "kills_survived": survived, "runs_that_finished_before_their_kill": finished_first,
         "kill_moments_s": moments, "uninterrupted_wall_s": round(clean_seconds, 1),
+        "restart_wall_s": round(restart_seconds, 1),
         "records_uninterrupted": len(clean_eff), "records_after_kills": len(killed_eff),
         "records_lost": lost, "records_extra": extra, "duplicates": duplicates,
         "corrupt_lines": clean_corrupt + killed_corrupt,
