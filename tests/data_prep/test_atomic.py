@@ -150,3 +150,24 @@ def test_failed_write_keeps_the_old_file_and_says_so_in_one_line(tmp_path):
     assert "No space left on device" in str(err.value) and "previous version is intact" in str(err.value)
     assert "\n" not in str(err.value)
     assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
+def test_a_held_lock_is_waited_for_with_a_message_naming_the_holder(tmp_path, capsys):
+    target = tmp_path / "run"
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_briefly, args=(target, ready))
+    holder.start()
+    assert ready.wait(30)
+    started = time.monotonic()
+    with path_lock(target, "testing") as waited:
+        assert waited is True and time.monotonic() - started > 0.2
+    holder.join()
+    err = capsys.readouterr().err
+    assert f"waiting for {target}: pid {holder.pid} is training the thing" in err
+
+
+def _hold_briefly(target, ready) -> None:
+    with path_lock(target, "training the thing"):
+        ready.set()
+        time.sleep(1.0)
