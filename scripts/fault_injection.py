@@ -91,30 +91,36 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
           f"{len(_records(scratch / 'clean-out')[0])} records (unchanged)", flush=True)
 
     out, work = scratch / "killed-out", scratch / "killed-work"
-    survived, finished_first, moments = 0, 0, []
-    # Kill moments drawn uniformly over the uninterrupted run's timeline; run i is killed after the gap
-    # to the previous moment plus the fixed cost of a restart, so the kills fall in every stage (data
-    # prep, evaluator, training, scoring, appends) rather than all in start-up.
-    timeline = sorted(rng.uniform(0.0, clean_seconds) for _ in range(kills))
-    gaps = [b - a for a, b in zip([0.0, *timeline], timeline, strict=False)]
-    while survived < kills:
-        # once a resumed run has finished everything, later kills hit a rerun's start-up
-        delay = (restart_seconds + gaps[survived] if not finished_first
+    during_work, during_rerun, moments = 0, 0, []
+    # Phase A: each resumed run is killed a random moment after its start-up (the restart cost plus an
+    # exponential gap averaging half of the work's share per kill), so that about 2x`kills` kills fall
+    # while there is work left (data prep, evaluator, training, scoring, appends), until a run finishes
+    # on its own. Phase B: if fewer than `kills` kills fell in A, kill reruns of the finished run during
+    # their start-up until there were `kills` in all.
+    mean_gap = max(clean_seconds - restart_seconds, 1.0) / (2 * kills)
+    finished = False
+    while not finished or during_work + during_rerun < kills:
+        delay = (restart_seconds + rng.expovariate(1.0 / mean_gap) if not finished
                  else rng.uniform(0.5, 0.9 * restart_seconds))
         proc = _bench([*RUN, "--out", str(out), "--work", str(work)])
         try:
             proc.wait(timeout=delay)
-            finished_first += 1  # it completed before the kill: nothing to kill this round
             if proc.returncode != 0:
                 raise SystemExit(f"resumed run failed ({proc.returncode}):\n{proc.stderr.read()[-3000:]}")
+            outcome = "finished before the kill"
+            finished = True
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            survived += 1
+            if finished:
+                during_rerun += 1
+            else:
+                during_work += 1
             moments.append(round(delay, 1))
+            outcome = f"killed ({during_work} during work, {during_rerun} during a rerun)"
         proc.stderr.close()
         records, corrupt = _records(out) if (out / "records.jsonl").exists() else ([], 0)
-        print(f"kill {survived}/{kills} at {delay:5.1f} s: {len(records)} records so far, corrupt lines {corrupt}",
+        print(f"run at {delay:5.1f} s: {outcome}; {len(records)} records so far, corrupt lines {corrupt}",
               flush=True)
     _run_to_completion(out, work)
 
@@ -129,7 +135,8 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
     common = set(clean_values) & set(killed_values)
     differing = sorted(k for k in common if clean_values[k] != killed_values[k])
     return {
-        "kills_survived": survived, "runs_that_finished_before_their_kill": finished_first,
+        "kills_survived": during_work + during_rerun, "kills_while_work_was_left": during_work,
+        "kills_during_a_rerun_of_the_finished_run": during_rerun,
         "kill_moments_s": moments, "uninterrupted_wall_s": round(clean_seconds, 1),
         "restart_wall_s": round(restart_seconds, 1),
         "records_uninterrupted": len(clean_eff), "records_after_kills": len(killed_eff),
