@@ -46,7 +46,8 @@ class RecordStore:
 
     Several processes may share one store: ``claim`` locks a cell (one method/variant/seed) so that
     only one of them trains and scores it; the others wait, then find it done. A record whose
-    training was cut short (``cut_short``) does not make its cell done: the next run redoes it.
+    training was cut short (``cut_short``) does not make its cell done: the next run resumes the
+    training and scores it again (unless it came from a given checkpoint: ``resumable`` false).
     """
 
     def __init__(self, out_dir: str | Path) -> None:
@@ -64,7 +65,9 @@ class RecordStore:
             return
         self._done = {}
         for record in self.load():
-            if not record.get("cut_short"):
+            # a cut-short cell is redone (resumed) by the next run, unless nothing can resume it
+            # (a checkpoint given with --checkpoint is scored as it is)
+            if not record.get("cut_short") or record.get("resumable") is False:
                 self._done.setdefault(cell_key(record), set()).add(record["metric"])
         self._read_size = size
 

@@ -133,9 +133,12 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         method, checkpoint_path = obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
         train_time = time.perf_counter() - started
         progress = checkpoint_progress(checkpoint_path)
-        if progress is not None and progress.cut_short:
+        if progress is not None and progress.cut_short and checkpoint is None:
             print(f"{title}: training cut short at {progress.trained}/{progress.planned} iterations "
                   f"(max_minutes {ctx.preset.max_minutes}); recorded as cut short, the next bench run resumes it")
+        elif progress is not None and progress.cut_short:
+            print(f"{title}: the given checkpoint {checkpoint} stopped at {progress.trained}/{progress.planned} "
+                  "iterations; recorded as cut short")
         options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
                               images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
                               cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights,
@@ -152,7 +155,8 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                                    checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
                                    options={**result.options, "train_or_load_seconds": round(train_time, 2)},
                                    protocol=ctx.protocol.tag,
-                                   progress=progress.as_record() if progress is not None else None)
+                                   progress=None if progress is None else
+                                   {**progress.as_record(), "resumable": checkpoint is None})
             ctx.store.append(records)
             shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in TASK_METRICS[task])
             print(f"{title} {task} [{ctx.protocol.tag}]: {shown}")

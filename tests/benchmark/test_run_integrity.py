@@ -75,6 +75,15 @@ def test_cut_short_cells_are_marked_and_resumed(prepared_dir, tmp_path, smoke_ca
     assert trained == {"onegan": (1, 30), "iic-seg": (1, 10)}
     assert "cut short at 1/30 iterations" in capsys.readouterr().out
     assert "‡" in table(out, "markdown", "2", reported="none")
+    # a given checkpoint that stopped early is scored as it is, marked, and not rescored by every run
+    given = tmp_path / "given.pt"
+    given.write_bytes(next(work.glob("checkpoints/*/*/seed0/onegan/checkpoint.pt")).read_bytes())
+    given_kwargs = {**kwargs, "methods": "onegan", "out": tmp_path / "given-out", "checkpoints": {"onegan": given}}
+    run(**given_kwargs)
+    scored = read_jsonl(tmp_path / "given-out" / "records.jsonl")
+    assert scored and all(r["cut_short"] and r["resumable"] is False for r in scored)
+    run(**given_kwargs)
+    assert len(read_jsonl(tmp_path / "given-out" / "records.jsonl")) == len(scored)
     run(**kwargs)  # not taken as done: resumed (one more iteration each under the cap)
     second = read_jsonl(out / "records.jsonl")[len(first):]
     assert {r["method"]: r["iterations_trained"] for r in second} == {"onegan": 2, "iic-seg": 2}
