@@ -12,11 +12,13 @@ import contextlib
 import hashlib
 import json
 import time
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from benchmark.protocols import LEGACY_TAG, tag_of
-from data_prep.atomic import append_jsonl, read_jsonl
+from data_prep.atomic import append_jsonl_lines, read_jsonl
 from data_prep.locking import path_lock
 from data_prep.provenance import git_commit, package_versions
 
@@ -64,7 +66,11 @@ class RecordStore:
         if self._done is not None and size == self._read_size:
             return
         self._done = {}
-        for record in self.load():
+        records = self.load()
+        group_counts = Counter(r["group"] for r in records if "group" in r)
+        for record in records:
+            if "group" in record and group_counts[record["group"]] < record["group_size"]:
+                continue  # part of a task's records, the rest lost to a crash mid-append: redo the task
             # a cut-short cell is redone (resumed) by the next run, unless nothing can resume it
             # (a checkpoint given with --checkpoint is scored as it is)
             if not record.get("cut_short") or record.get("resumable") is False:
@@ -88,8 +94,11 @@ class RecordStore:
             yield
 
     def append(self, records: Iterable[dict]) -> None:
-        for record in records:
-            append_jsonl(self.path, record)
+        """Append one task's records together (one write), each stamped with the group's id and size:
+        a crash can leave only some of them, and then the task does not count as done."""
+        records = list(records)
+        group = uuid.uuid4().hex[:16]
+        append_jsonl_lines(self.path, [{**r, "group": group, "group_size": len(records)} for r in records])
         self._read_size = -1  # re-read on the next check (cheap: one small file)
 
 

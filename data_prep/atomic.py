@@ -141,13 +141,19 @@ def append_jsonl(target: str | os.PathLike, record: dict) -> None:
     The line goes out in a single ``write`` ending in a newline, flushed and fsynced, so a crash leaves
     at most a truncated last line: :func:`read_jsonl` tolerates it and the next append removes it first
     (saying so on stderr), so it never swallows the next record."""
+    append_jsonl_lines(target, [record])
+
+
+def append_jsonl_lines(target: str | os.PathLike, records: list[dict]) -> None:
+    """Append several JSON lines in one ``write`` under the lock (see :func:`append_jsonl`). A kill
+    mid-write can still leave a prefix of them (the kernel stops a write to a file page by page)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
-    with path_lock(target, "appending a record", quiet=True), open(target, "ab+") as fh:
+    data = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records).encode()
+    with path_lock(target, "appending records", quiet=True), open(target, "ab+") as fh:
         _repair_tail(fh, target)
         fh.seek(0, os.SEEK_END)
-        fh.write(line)
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -59,8 +59,17 @@ def _key(r: dict) -> tuple:
             r.get("protocol", ""))
 
 
+def _partial(records: list[dict]) -> list[dict]:
+    """Records of a task whose group a kill cut short mid-append (the task is redone in full)."""
+    counts = Counter(r["group"] for r in records if "group" in r)
+    return [r for r in records if "group" in r and counts[r["group"]] < r["group_size"]]
+
+
 def _effective(records: list[dict]) -> list[dict]:
-    """Records a table would use: a cut-short record superseded by a later complete one is dropped."""
+    """Records a table would use: a cut-short record superseded by a later complete one is dropped, and
+    so is the surviving part of a task's records cut by a kill mid-append (its task was redone)."""
+    partial = {id(r) for r in _partial(records)}
+    records = [r for r in records if id(r) not in partial]
     complete = {_key(r) for r in records if not r.get("cut_short")}
     return [r for r in records if not (r.get("cut_short") and _key(r) in complete)]
 
@@ -142,7 +151,8 @@ def kill_campaign(scratch: Path, kills: int, seed: int) -> dict:
         "records_uninterrupted": len(clean_eff), "records_after_kills": len(killed_eff),
         "records_lost": lost, "records_extra": extra, "duplicates": duplicates,
         "corrupt_lines": clean_corrupt + killed_corrupt,
-        "cut_short_records_superseded": len(killed) - len(killed_eff),
+        "partial_task_records_superseded": len(_partial(killed)),
+        "cut_short_records_superseded": len(killed) - len(killed_eff) - len(_partial(killed)),
         "values_differing": len(differing),
         "differing_examples": [(list(k), clean_values[k], killed_values[k]) for k in differing[:5]],
     }

@@ -120,3 +120,25 @@ def test_figures_come_from_the_scored_models_and_never_train(prepared_dir, tmp_p
     run(methods="onegan", seeds="1", out=out, work=work, **common)
     assert figures.exists()
     assert sorted(p.stat().st_mtime_ns for p in work.rglob("checkpoint.pt")) == before
+
+
+def test_a_task_whose_records_were_cut_by_a_crash_is_redone(prepared_dir, tmp_path):
+    """A kill in the middle of appending one task's records leaves a prefix of them (found by the
+    fault-injection script: the table metrics recorded, the extra ones lost, the cell taken as done)."""
+    out = tmp_path / "out"
+    kwargs = dict(task="segmentation", dataset=str(prepared_dir), methods="centred-box", preset="smoke",
+                  out=out, work=tmp_path / "work", figures=False)
+    run(**kwargs)
+    lines = (out / "records.jsonl").read_text().splitlines(keepends=True)
+    full = read_jsonl(out / "records.jsonl")
+    assert len(lines) >= 3 and {r["group_size"] for r in full} == {len(lines)}
+    # keep the table metrics only (the old rule took the cell as done then) and cut the rest
+    kept = [line for line, r in zip(lines, full, strict=True) if r["metric"] in ("iou", "dice")]
+    assert len(kept) == 2
+    (out / "records.jsonl").write_text("".join(kept))
+    run(**kwargs)
+    records = read_jsonl(out / "records.jsonl")
+    assert len(records) == 2 + len(full)
+    assert {r["metric"] for r in records[2:]} == {r["metric"] for r in full}
+    run(**kwargs)  # now complete: nothing more
+    assert len(read_jsonl(out / "records.jsonl")) == 2 + len(full)
