@@ -47,7 +47,7 @@ def test_two_concurrent_runs_record_each_cell_once(prepared_dir, tmp_path):
     stdout = "".join(out for out, _ in outputs)
     for method in ("centred box", "ReDO", "IIC-seg"):
         for seed in (0, 1):
-            assert stdout.count(f"{method} seed {seed} segmentation:") == 1, stdout
+            assert stdout.count(f"{method} seed {seed} segmentation [") == 1, stdout
     run(task="segmentation", dataset=str(prepared_dir), methods="centred-box,redo,iic-seg", preset="smoke",
         seeds="0,1", out=tmp_path / "single", work=tmp_path / "single-work", figures=False)
     single = {_key(r): r["value"] for r in read_jsonl(tmp_path / "single" / "records.jsonl")}
