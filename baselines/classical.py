@@ -106,7 +106,8 @@ def train(request: TrainRequest) -> Path:
         for key, k in (("centroids", prepared.num_classes), ("parent_centroids", prepared.num_parents)):
             kmeans = KMeans(n_clusters=k, n_init=config.n_init, max_iter=config.max_iter,
                             random_state=request.seed).fit(features)
-            fitted[key], inertia[key] = kmeans.cluster_centers_, float(kmeans.inertia_)
+            # tensors, not arrays: checkpoints hold data only (weights_only loading)
+            fitted[key], inertia[key] = torch.from_numpy(kmeans.cluster_centers_), float(kmeans.inertia_)
         return {"inertia": inertia["centroids"], "parent_inertia": inertia["parent_centroids"]}
 
     return run_training(run, out=Path(request.out), total_steps=1, step=step,
@@ -120,9 +121,9 @@ def load(checkpoint: Path, device: str | None = None) -> ColourKMeans:
     if payload.get("centroids") is None:
         raise UserError(f"{checkpoint}: k-means was not fitted yet (rerun training)")
     parent = payload.get("parent_centroids")
-    return ColourKMeans(np.asarray(payload["centroids"]), ColourKMeansConfig(**payload["config"]),
+    return ColourKMeans(torch.as_tensor(payload["centroids"]).numpy(), ColourKMeansConfig(**payload["config"]),
                         payload["num_classes"], payload["num_parents"],
-                        None if parent is None else np.asarray(parent))
+                        None if parent is None else torch.as_tensor(parent).numpy())
 
 
 class FeatureExtractor(Protocol):

@@ -23,13 +23,13 @@ import torch
 from tqdm import tqdm
 
 from data_prep.atomic import append_jsonl, atomic_path, read_jsonl
-from data_prep.errors import UserError
+from data_prep.checkpoint_file import MethodCheckpointError, load_method_checkpoint
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "losses.jsonl"
 
 
-class CheckpointError(UserError, ValueError):
+class CheckpointError(MethodCheckpointError):
     """A checkpoint file is missing, unreadable or belongs to another method/config."""
 
 
@@ -56,20 +56,12 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path, method: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by ``save_checkpoint`` for ``method`` (clear errors otherwise)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.is_file():
-        raise CheckpointError(f"{method} checkpoint not found: {path} (train it first)")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a broken file
-        raise CheckpointError(f"cannot read {method} checkpoint {path}: {err}") from err
-    if not isinstance(payload, dict) or payload.get("method") != method:
-        found = payload.get("method") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(f"{path} is not a {method} checkpoint (it holds {found!r})")
-    return payload
+    """Read a checkpoint written by ``save_checkpoint`` for ``method`` (data only; clear errors otherwise)."""
+    return load_method_checkpoint(
+        path, method, checkpoint_name=CHECKPOINT_NAME, error=CheckpointError, map_location=map_location,
+        missing="{method} checkpoint not found: {path} (train it first)",
+        unreadable="cannot read {method} checkpoint {path}: {err}",
+        not_method="{path} is not a {method} checkpoint (it holds {found!r})")
 
 
 def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], schedule_keys: set[str], path: Path) -> None:

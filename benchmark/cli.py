@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "table": ("benchmark.table", "render Tables 1-3 from result records (LaTeX / Markdown)"),
     "protocols": ("benchmark.protocols_cli", "list the evaluation protocols (OneGAN, C3-GAN, DRC) and their sources"),
     "curve": ("benchmark.curve", "learning curves: OneGAN's metrics at increasing budgets, one resumable run per seed"),
+    "records": ("benchmark.records_cli", "repair result logs: move corrupt lines to a side file"),
     "check": ("benchmark.check", "CI regression check of the smoke preset against results/reference"),
     "describe": ("benchmark.describe", "model card: OneGAN's networks by paper symbol, parameters beside FineGAN's, "
                                        "FLOPs per training step per phase"),

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from benchmark.features.evaluator import ARCHS, EVALUATOR_PRESETS, evaluator_summary, train_evaluator
+from data_prep.locking import path_lock
 from data_prep.prepared import load_prepared
 
 
@@ -38,8 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or default_out(args.data, args.arch, args.seed)
-    path = train_evaluator(args.data, args.arch, out, init=args.init, epochs=args.epochs, seed=args.seed,
-                           lr=args.lr, batch_size=args.batch_size, device=args.device)
+    with path_lock(out, "training the evaluator classifier"):
+        path = train_evaluator(args.data, args.arch, out, init=args.init, epochs=args.epochs, seed=args.seed,
+                               lr=args.lr, batch_size=args.batch_size, device=args.device)
     summary = evaluator_summary(path)
     print(f"{path}: {summary['config']['arch']} evaluator, {summary['epoch']} epochs, held-out accuracy "
           f"{summary['heldout_accuracy']:.4f} on {summary['heldout_count']} images")

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torchvision.utils import save_image
 
-from benchmark.methods import METHODS, obtain_method
+from baselines.base import Method
+from benchmark.methods import METHODS
 from benchmark.tasks.common import rows_with_masks, rows_with_objects
 from data_prep.atomic import atomic_path
 from data_prep.datasets import ObjectImages
@@ -80,16 +81,37 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
                                            align_corners=False)
 
 
-def write_figures(ctx: RunContext, names: list[str], out_dir: Path) -> list[Path]:
-    """Figures for every (already trained) method of the run; failures to draw never lose results."""
-    from benchmark.run import _request
+# What a method's figures are drawn from: the method object scored in this run, or the checkpoint
+# file its recorded cells were scored with (loaded, never trained).
+FigureSource = Method | Path
 
+
+def recorded_checkpoint(records: list[dict], cell: dict) -> Path | None:
+    """The checkpoint the latest record of ``cell`` (method, variant, fingerprint, seed, preset) names."""
+    found = None
+    for r in records:
+        if all((r.get(k) or None) == (cell.get(k) or None) for k in ("method", "variant", "dataset_fingerprint",
+                                                                     "seed", "preset")) and r.get("checkpoint"):
+            found = Path(r["checkpoint"])
+    return found if found is not None and found.exists() else None
+
+
+def write_figures(ctx: RunContext, sources: dict[str, FigureSource], out_dir: Path) -> list[Path]:
+    """Figures for the models the run scored (``sources``: per method, the model or its checkpoint).
+    Drawing never trains: a method with no scored model or recorded checkpoint gets no figures.
+    Failures to draw never lose results."""
     written = []
-    for name in names:
+    for name, source in sources.items():
         if name not in METHODS:
             continue
-        method, _ = obtain_method(name, _request(ctx, name, None, 0), None, ctx.prepared, ctx.evaluator)
+        method = _load(name, source, ctx.device) if isinstance(source, Path) else source
         written += method_figures(ctx, name, method, out_dir)
     if written:
         print(f"figures: {out_dir}")
     return written
+
+
+def _load(name: str, checkpoint: Path, device: str):
+    import importlib
+
+    return importlib.import_module(METHODS[name].module).load(checkpoint, device=device)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from baselines.base import Method, TrainRequest
 from data_prep.errors import UserError
+from data_prep.locking import path_lock
 from data_prep.prepared import Prepared, load_prepared
 
 
@@ -101,7 +102,10 @@ def obtain_method(name: str, request: TrainRequest, checkpoint: Path | None = No
     module = importlib.import_module(entry.module)
     train, load = module.train, module.load
     if checkpoint is None:
-        checkpoint = Path(train(request))
+        # One process trains a run directory at a time (a second bench run / bench train waits, then
+        # resumes from the finished checkpoint, i.e. returns it at once).
+        with path_lock(request.out, f"training {name}"):
+            checkpoint = Path(train(request))
     elif not Path(checkpoint).exists():
         raise UserError(f"checkpoint for {name} not found: {checkpoint}")
     return load(Path(checkpoint), device=request.device), str(checkpoint)

@@ -8,12 +8,18 @@ to ``<out>/records.jsonl`` and skips cells whose every metric is already recorde
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import time
-from collections.abc import Iterable
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from benchmark.protocols import LEGACY_TAG, tag_of
-from data_prep.atomic import append_jsonl, read_jsonl
+from data_prep.atomic import append_jsonl_lines, read_jsonl
+from data_prep.locking import path_lock
 from data_prep.provenance import git_commit, package_versions
 
 RECORDS_FILE = "records.jsonl"
@@ -38,35 +44,71 @@ def cell_key(record: dict) -> tuple:
 
 
 class RecordStore:
-    """Append-only JSON-lines store of result records in one directory."""
+    """Append-only JSON-lines store of result records in one directory.
+
+    Several processes may share one store: ``claim`` locks a cell (one method/variant/seed) so that
+    only one of them trains and scores it; the others wait, then find it done. A record whose
+    training was cut short (``cut_short``) does not make its cell done: the next run resumes the
+    training and scores it again (unless it came from a given checkpoint: ``resumable`` false).
+    """
 
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / RECORDS_FILE
-        self._done: dict[tuple, set[str]] | None = None  # cell key -> recorded metrics, read once
+        self._done: dict[tuple, set[str]] | None = None  # cell key -> recorded metrics
+        self._read_size = -1  # size of the file when _done was built (another process may append)
 
     def load(self) -> list[dict]:
         return read_jsonl(self.path)
 
+    def _refresh(self) -> None:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if self._done is not None and size == self._read_size:
+            return
+        self._done = {}
+        records = self.load()
+        group_counts = Counter(r["group"] for r in records if "group" in r)
+        for record in records:
+            if "group" in record and group_counts[record["group"]] < record["group_size"]:
+                continue  # part of a task's records, the rest lost to a crash mid-append: redo the task
+            # a cut-short cell is redone (resumed) by the next run, unless nothing can resume it
+            # (a checkpoint given with --checkpoint is scored as it is)
+            if not record.get("cut_short") or record.get("resumable") is False:
+                self._done.setdefault(cell_key(record), set()).add(record["metric"])
+        self._read_size = size
+
     def is_done(self, cell: dict) -> bool:
         """Whether every metric of ``cell``'s task is recorded (``cell``: the fields of ``cell_key``)."""
-        if self._done is None:
-            self._done = {}
-            for record in self.load():
-                self._done.setdefault(cell_key(record), set()).add(record["metric"])
+        self._refresh()
         return set(TASK_METRICS[cell["task"]]) <= self._done.get(cell_key(cell), set())
 
+    @contextlib.contextmanager
+    def claim(self, cell: dict, title: str) -> Iterator[None]:
+        """Hold the lock of one cell (``cell_key``'s fields but the task) while it is trained and scored;
+        another process on the same store waits here (saying so), then sees what this one recorded."""
+        key = json.dumps({k: cell.get(k) for k in ("method", "variant", "dataset_fingerprint", "seed", "preset",
+                                                   "protocol")}, sort_keys=True, default=str)
+        name = hashlib.sha1(key.encode()).hexdigest()[:16]
+        with path_lock(self.out_dir / ".cells" / name, f"scoring {title}",
+                       wait_message=f"waiting for {title}: another process is training/scoring it"):
+            yield
+
     def append(self, records: Iterable[dict]) -> None:
-        for record in records:
-            append_jsonl(self.path, record)
-            if self._done is not None:
-                self._done.setdefault(cell_key(record), set()).add(record["metric"])
+        """Append one task's records together (one write), each stamped with the group's id and size:
+        a crash can leave only some of them, and then the task does not count as done."""
+        records = list(records)
+        group = uuid.uuid4().hex[:16]
+        append_jsonl_lines(self.path, [{**r, "group": group, "group_size": len(records)} for r in records])
+        self._read_size = -1  # re-read on the next check (cheap: one small file)
 
 
 def make_records(*, method: str, variant: str | None, dataset: str, dataset_fingerprint: str, task: str,
                  values: dict[str, float], seed: int, preset: str, config: dict | None, checkpoint: str | None,
-                 wall_time_s: float, options: dict | None = None, protocol: str = LEGACY_TAG) -> list[dict]:
-    """One record per metric, each carrying the full provenance (so any line stands alone)."""
+                 wall_time_s: float, options: dict | None = None, protocol: str = LEGACY_TAG,
+                 progress: dict | None = None) -> list[dict]:
+    """One record per metric, each carrying the full provenance (so any line stands alone).
+
+    ``progress`` (``TrainingProgress.as_record()``): iterations trained and planned, and ``cut_short``."""
     commit, versions = git_commit(), package_versions()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return [{
@@ -74,5 +116,5 @@ def make_records(*, method: str, variant: str | None, dataset: str, dataset_fing
         "task": task, "metric": metric, "value": float(value), "seed": seed, "preset": preset, "protocol": protocol,
         "config": config, "checkpoint": checkpoint, "git_commit": commit, "versions": versions,
         "wall_time_s": round(wall_time_s, 3), "options": options or {}, "source": "measured",
-        "timestamp": stamp,
+        "timestamp": stamp, **(progress or {}),
     } for metric, value in values.items()]

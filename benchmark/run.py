@@ -23,12 +23,15 @@ import torch
 
 from baselines.base import TrainRequest
 from benchmark import protocols
+from benchmark.figures import FigureSource, recorded_checkpoint
 from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import TASK_METRICS, RecordStore, make_records
 from benchmark.table import summary_table
 from benchmark.tasks import TASKS, EvalOptions
+from benchmark.training_progress import checkpoint_progress
 from data_prep.errors import UserError
+from data_prep.locking import path_lock
 from data_prep.prepared import Prepared, load_prepared
 from data_prep.synthetic import write_synthetic
 
@@ -59,8 +62,10 @@ def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
     s = preset.synthetic
     path = work / f"synthetic-{s.classes}c{s.parents}p{s.images}n{s.size}px"
     if not (path / "meta.json").exists():
-        print(f"preparing the synthetic dataset in {path}")
-        write_synthetic(path, classes=s.classes, parents=s.parents, images=s.images, size=s.size, seed=0)
+        with path_lock(path, "preparing the synthetic dataset"):
+            if not (path / "meta.json").exists():  # another process may have built it while we waited
+                print(f"preparing the synthetic dataset in {path}")
+                write_synthetic(path, classes=s.classes, parents=s.parents, images=s.images, size=s.size, seed=0)
     return load_prepared(path)
 
 
@@ -73,10 +78,11 @@ def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
     from benchmark.features.evaluator import train_evaluator
 
     path = ctx.work / "evaluators" / f"{ctx.prepared.fingerprint}-{ctx.preset.evaluator_arch}.pt"
-    if not path.exists():
-        print(f"training the {ctx.preset.evaluator_arch} evaluator classifier -> {path}")
-    return Path(train_evaluator(ctx.prepared.root, arch=ctx.preset.evaluator_arch, out=path,
-                                epochs=ctx.preset.evaluator_epochs, seed=0))
+    with path_lock(path, "training the evaluator classifier"):
+        if not path.exists():
+            print(f"training the {ctx.preset.evaluator_arch} evaluator classifier -> {path}")
+        return Path(train_evaluator(ctx.prepared.root, arch=ctx.preset.evaluator_arch, out=path,
+                                    epochs=ctx.preset.evaluator_epochs, seed=0))
 
 
 def scale_label(ctx: RunContext, variant: str | None) -> str:
@@ -104,41 +110,57 @@ def _request(ctx: RunContext, name: str, variant: str | None, seed: int) -> Trai
 
 
 def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[str], seed: int,
-                   checkpoint: Path | None = None) -> None:
-    """Train/load one method (variant) and score every task not yet recorded for it."""
+                   checkpoint: Path | None = None) -> FigureSource | None:
+    """Train/load one method (variant) and score every task not yet recorded for it, holding the cell's
+    lock (a second ``bench run`` on the same results waits, then finds the cell done).
+
+    Returns what the figures may be drawn from: the method scored now, or the checkpoint its recorded
+    cells were scored with (None when there is neither)."""
     supported = [t for t in tasks if (name.startswith("external:") or t in METHODS[name].tasks)
                  and ctx.protocol.defines(t)]
     scale = scale_label(ctx, variant)
     base = {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
             "seed": seed, "preset": scale, "protocol": ctx.protocol.tag}
-    todo = [t for t in supported if ctx.force or not ctx.store.is_done({**base, "task": t})]
-    if not todo:
-        print(f"{title_of(name, variant)} seed {seed}: {', '.join(supported) or 'nothing'} already recorded")
-        return
-    torch.manual_seed(seed)
-    request = _request(ctx, name, variant, seed)
-    started = time.perf_counter()
-    method, checkpoint_path = obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
-    train_time = time.perf_counter() - started
-    options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
-                          images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
-                          cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights,
-                          protocol=ctx.protocol.name)
-    config = {"train_request": {k: str(v) if isinstance(v, Path) else v
-                                for k, v in dataclasses.asdict(request).items()},
-              "run_preset": ctx.preset.to_dict()}
-    for task in todo:
-        t0 = time.perf_counter()
-        result = TASKS[task](method, ctx.prepared, options)
-        records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
-                               dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
-                               seed=seed, preset=scale, config=config,
-                               checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
-                               options={**result.options, "train_or_load_seconds": round(train_time, 2)},
-                               protocol=ctx.protocol.tag)
-        ctx.store.append(records)
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in TASK_METRICS[task])
-        print(f"{title_of(name, variant)} seed {seed} {task} [{ctx.protocol.tag}]: {shown}")
+    title = f"{title_of(name, variant)} seed {seed}"
+    with ctx.store.claim(base, title):
+        todo = [t for t in supported if ctx.force or not ctx.store.is_done({**base, "task": t})]
+        if not todo:
+            print(f"{title}: {', '.join(supported) or 'nothing'} already recorded")
+            return recorded_checkpoint(ctx.store.load(), base)
+        torch.manual_seed(seed)
+        request = _request(ctx, name, variant, seed)
+        started = time.perf_counter()
+        method, checkpoint_path = obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
+        train_time = time.perf_counter() - started
+        progress = checkpoint_progress(checkpoint_path)
+        if progress is not None and progress.cut_short and checkpoint is None:
+            print(f"{title}: training cut short at {progress.trained}/{progress.planned} iterations "
+                  f"(max_minutes {ctx.preset.max_minutes}); recorded as cut short, the next bench run resumes it")
+        elif progress is not None and progress.cut_short:
+            print(f"{title}: the given checkpoint {checkpoint} stopped at {progress.trained}/{progress.planned} "
+                  "iterations; recorded as cut short")
+        options = EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
+                              images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
+                              cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights,
+                              protocol=ctx.protocol.name)
+        config = {"train_request": {k: str(v) if isinstance(v, Path) else v
+                                    for k, v in dataclasses.asdict(request).items()},
+                  "run_preset": ctx.preset.to_dict()}
+        for task in todo:
+            t0 = time.perf_counter()
+            result = TASKS[task](method, ctx.prepared, options)
+            records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
+                                   dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
+                                   seed=seed, preset=scale, config=config,
+                                   checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
+                                   options={**result.options, "train_or_load_seconds": round(train_time, 2)},
+                                   protocol=ctx.protocol.tag,
+                                   progress=None if progress is None else
+                                   {**progress.as_record(), "resumable": checkpoint is None})
+            ctx.store.append(records)
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in TASK_METRICS[task])
+            print(f"{title} {task} [{ctx.protocol.tag}]: {shown}")
+        return method
 
 
 def run(task: str = "all", dataset: str = "synthetic", methods: str | None = None, preset: str = "tiny",
@@ -176,10 +198,13 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
 
         evaluate_dataset_reference(ctx)
     score_tasks = [t for t in tasks if t in ALL_TASKS]
+    figure_sources: dict[str, FigureSource] = {}  # the first seed's scored models, by method
     for seed in seed_list:
         if score_tasks:
             for name in names:
-                evaluate_cells(ctx, name, None, score_tasks, seed, (checkpoints or {}).get(name))
+                source = evaluate_cells(ctx, name, None, score_tasks, seed, (checkpoints or {}).get(name))
+                if source is not None:
+                    figure_sources.setdefault(name, source)
         if "ablation" in tasks:
             for variant in (ABLATION_REFERENCE, *ABLATION_VARIANTS):
                 evaluate_cells(ctx, "onegan", variant, list(ALL_TASKS), seed)
@@ -188,7 +213,7 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     if figures:
         from benchmark.figures import write_figures
 
-        write_figures(ctx, names, Path(out) / "figures")
+        write_figures(ctx, figure_sources, Path(out) / "figures")
     print(f"records: {ctx.store.path}")
     return records
 

@@ -8,7 +8,8 @@ protocol's own tables, with the reported rows of the paper that defined it (C3-G
 Formats: booktabs LaTeX (a standalone document),
 Markdown (for the README) and plain text (the end-of-run summary).
 
-    bench table [--results DIR] --format {latex,markdown,plain} [--tables 1,2,3] [--reported all|none]
+    bench table [--results DIR] --format {latex,latex-fragment,markdown,plain} [--tables 1,2,3]
+                [--reported all|none]
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ TABLE3_BLOCKS = {
     "(b) modules": {"no-bypass": "no bypass", "no-mixup12": "no mixup(1,2)", "no-mixup34": "no mixup(3,4)"},
     "(c) losses": {"no-rm": "no loss L_RM", "no-vae": "no loss L_VAE", "no-per": "no loss L_PER"},
 }
+# A measured value whose training stopped at max_minutes before its iteration budget.
+CUT_SHORT_MARK = "‡"
+CUT_SHORT_NOTE = ("‡ cut short: training stopped at max_minutes before its iteration budget "
+                  "(the next bench run resumes it)")
 REPORTED_METRIC = {"FID": "fid", "IS": "is", "CFID": "cfid", "CIS": "cis", "C-IS": "cis", "IOU": "iou",
                    "DICE": "dice", "ACC": "acc", "NMI": "nmi"}
 
@@ -69,19 +74,31 @@ def _title(table: Table) -> str:
     return f"Table {table.number}. {TABLE_CAPTIONS[table.number]} [protocol {table.protocol}]"
 
 
-def aggregate(records: list[dict]) -> dict[tuple, tuple[float, float, int]]:
+class Stats(dict):
+    """``aggregate``'s mapping, plus the keys whose latest record (of some seed) was cut short."""
+
+    cut_short: set[tuple]
+
+
+def aggregate(records: list[dict]) -> Stats:
     """(protocol, dataset, method, variant, metric) → (mean, std, n seeds); the latest record per seed
-    wins. ``protocol`` is the record's protocol tag (records older than protocols: OneGAN's)."""
-    latest: dict[tuple, float] = {}
+    wins. ``protocol`` is the record's protocol tag (records older than protocols: OneGAN's).
+    ``.cut_short`` holds the keys where that record's training stopped before its budget (‡)."""
+    latest: dict[tuple, dict] = {}
     for r in records:
         if r.get("source", "measured") != "measured":
             continue
-        latest[(protocols.tag_of(r), r["dataset"], r["method"], r.get("variant") or "", r["metric"],
-                r["seed"])] = r["value"]
+        latest[(protocols.tag_of(r), r["dataset"], r["method"], r.get("variant") or "", r["metric"], r["seed"])] = r
     grouped: dict[tuple, list[float]] = defaultdict(list)
-    for (protocol, dataset, method, variant, metric, _seed), value in latest.items():
-        grouped[(protocol, dataset, method, variant, metric)].append(value)
-    return {k: (float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None, len(v)) for k, v in grouped.items()}
+    stats = Stats()
+    stats.cut_short = set()
+    for (protocol, dataset, method, variant, metric, _seed), record in latest.items():
+        grouped[(protocol, dataset, method, variant, metric)].append(record["value"])
+        if record.get("cut_short"):
+            stats.cut_short.add((protocol, dataset, method, variant, metric))
+    stats.update({k: (float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None, len(v))
+                  for k, v in grouped.items()})
+    return stats
 
 
 def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[str, ...], method: str,
@@ -91,7 +108,8 @@ def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[s
         for m in metrics:
             if (d, method, variant, m) in stats:
                 mean, std, _ = stats[(d, method, variant, m)]
-                row.cells[(d, m)] = (mean, std, "")
+                short = (d, method, variant, m) in getattr(stats, "cut_short", ())
+                row.cells[(d, m)] = (mean, std, CUT_SHORT_MARK if short else "")
     return row if row.cells else None
 
 
@@ -130,7 +148,8 @@ def build_tables(records: list[dict], tables: list[str], reported: str = "all") 
     out = []
     for tag in sorted(tags, key=lambda t: (protocols.names().index(t.split("@")[0])
                                            if t.split("@")[0] in protocols.names() else 99, t)):
-        own = {k[1:]: v for k, v in stats.items() if k[0] == tag}
+        own = Stats({k[1:]: v for k, v in stats.items() if k[0] == tag})
+        own.cut_short = {k[1:] for k in stats.cut_short if k[0] == tag}
         own_later = [r for r in later if protocols.get(r["protocol"]).tag == tag]
         out += _protocol_tables(own, tables, reported, tag, own_later)
     return out
@@ -212,7 +231,7 @@ def _format_value(metric: str, value: float | None, std: float | None) -> str:
     return fmt(value) + (f" ± {fmt(std)}" if std is not None else "")
 
 
-_MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": ""}
+_MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": "", "‡": r"$^\ddagger$"}
 _ARROWS = {True: ("↑", r"$\uparrow$"), False: ("↓", r"$\downarrow$")}
 
 
@@ -232,9 +251,10 @@ def _cell_text(table: Table, row: Row, d: str, m: str, best: dict, latex: bool) 
 
 
 def render(tables: list[Table], fmt: str) -> str:
-    """Render tables as ``latex`` (standalone booktabs document), ``markdown`` or ``plain``."""
-    if fmt == "latex":
-        return _render_latex(tables)
+    """Render tables as ``latex`` (standalone booktabs document), ``latex-fragment`` (the tables only,
+    for ``\\input``), ``markdown`` or ``plain``."""
+    if fmt in ("latex", "latex-fragment"):
+        return _render_latex(tables, fragment=fmt == "latex-fragment")
     parts = []
     for table in tables:
         best = _best(table)
@@ -249,7 +269,13 @@ def render(tables: list[Table], fmt: str) -> str:
         title = _title(table)
         parts.append((f"**{title}**" if fmt == "markdown" else title) + "\n\n" +
                      tabulate(body, headers=headers, tablefmt="github" if fmt == "markdown" else "simple"))
+        if _has_cut_short(table):
+            parts.append(CUT_SHORT_NOTE)
     return "\n\n".join(parts) + "\n"
+
+
+def _has_cut_short(table: Table) -> bool:
+    return any(cell[2] == CUT_SHORT_MARK for _, rows in table.blocks for row in rows for cell in row.cells.values())
 
 
 def _latex_escape(text: str) -> str:
@@ -257,14 +283,29 @@ def _latex_escape(text: str) -> str:
             .replace("&", r"\&").replace("%", r"\%"))
 
 
-def _render_latex(tables: list[Table]) -> str:
-    lines = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage[margin=1cm,landscape]{geometry}",
-             r"\begin{document}", r"\scriptsize"]
+# A table wider than the line is scaled down to it (never up): the paper's Table 2 with every dataset
+# has 17 columns, wider than a landscape page. graphicx is in every LaTeX installation.
+_LATEX_FIT = [r"\makeatletter\@ifundefined{onegantablebox}{\newsavebox{\onegantablebox}}{}\makeatother",
+              r"\providecommand{\onegantablefit}[1]{\sbox{\onegantablebox}{#1}%",
+              r"  \ifdim\wd\onegantablebox>\linewidth\resizebox{\linewidth}{!}{\usebox{\onegantablebox}}%",
+              r"  \else\usebox{\onegantablebox}\fi}"]
+LATEX_PACKAGES = ("booktabs", "graphicx")
+
+
+def _render_latex(tables: list[Table], fragment: bool = False) -> str:
+    r"""A standalone landscape document, or (``fragment``) only the tables, for ``\input`` in a
+    document that loads booktabs and graphicx. Each table is scaled down to the line when wider."""
+    if fragment:
+        lines = [f"% Tables 1-3 from bench table; needs \\usepackage{{{','.join(LATEX_PACKAGES)}}}", *_LATEX_FIT]
+    else:
+        lines = [r"\documentclass{article}", rf"\usepackage{{{','.join(LATEX_PACKAGES)}}}",
+                 r"\usepackage[margin=1cm,landscape]{geometry}", *_LATEX_FIT, r"\begin{document}"]
     for table in tables:
         best = _best(table)
         n = len(table.datasets) * len(table.metrics)
-        lines += [r"\begin{table}[h]", r"\centering", rf"\caption{{{_latex_escape(_title(table).split('. ', 1)[1])}}}",
-                  r"\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
+        lines += [r"\begin{table}[!htbp]", r"\centering", r"\scriptsize",
+                  rf"\caption{{{_latex_escape(_title(table).split('. ', 1)[1])}}}",
+                  r"\onegantablefit{\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
         lines.append(" & ".join(["Model"] + [rf"\multicolumn{{{len(table.metrics)}}}{{c}}"
                                              rf"{{{DATASET_TITLES.get(d, d)}}}" for d in table.datasets]) + r" \\")
         lines.append(" & ".join([""] + [f"{METRIC_TITLES[m]}{_ARROWS[HIGHER_IS_BETTER[m]][1]}"
@@ -274,8 +315,12 @@ def _render_latex(tables: list[Table]) -> str:
             for row in rows:
                 cells = [_cell_text(table, row, d, m, best, True) for d in table.datasets for m in table.metrics]
                 lines.append(" & ".join([_latex_escape(row.label)] + cells) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    lines.append(r"\end{document}")
+        lines += [r"\bottomrule", r"\end{tabular}}"]
+        if _has_cut_short(table):
+            lines.append(r"\par\smallskip " + _latex_escape(CUT_SHORT_NOTE.replace("‡", r"$^\ddagger$", 1)))
+        lines.append(r"\end{table}")
+    if not fragment:
+        lines.append(r"\end{document}")
     return "\n".join(lines) + "\n"
 
 
@@ -308,7 +353,9 @@ def summary_table(records: list[dict], fingerprint: str | None = None) -> str:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results/latest", help="a records.jsonl or a directory of them")
-    parser.add_argument("--format", default="markdown", choices=["latex", "markdown", "plain"])
+    parser.add_argument("--format", default="markdown", choices=["latex", "latex-fragment", "markdown", "plain"],
+                        help="latex: a standalone document; latex-fragment: the tables only, for \\input "
+                             "in a document that loads booktabs and graphicx")
     parser.add_argument("--tables", default="1,2,3")
     parser.add_argument("--reported", default="all", choices=["all", "none"],
                         help="show the paper's reported rows beside the measured ones")

@@ -45,6 +45,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from data_prep.locking import path_lock
+
+    with path_lock(args.out, f"preparing {args.dataset}"):
+        out = _prepare(args)
+    print(summarize(load_prepared(out)))
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> Path:
     if args.dataset == "synthetic":
         from data_prep.synthetic import write_synthetic
 
@@ -63,5 +72,4 @@ def main(args: argparse.Namespace) -> int:
             background=BackgroundRule(min_side_fraction=args.bg_min_fraction), progress=not args.no_progress,
         )
         out = build(options)
-    print(summarize(load_prepared(out)))
-    return 0
+    return Path(out)

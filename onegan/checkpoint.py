@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from data_prep.atomic import atomic_path
+from data_prep.checkpoint_file import load_method_checkpoint
 from data_prep.errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -27,7 +28,10 @@ class CheckpointError(UserError):
 
 
 def rng_states() -> dict[str, Any]:
-    states: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
+    # NumPy's state holds an ndarray, which weights_only loading refuses: its key array is stored as a tensor.
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    states: dict[str, Any] = {"python": random.getstate(),
+                              "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
                               "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
@@ -36,7 +40,8 @@ def rng_states() -> dict[str, Any]:
 
 def restore_rng_states(states: dict[str, Any]) -> None:
     random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -51,15 +56,9 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.is_file():
-        raise CheckpointError(f"OneGAN checkpoint not found: {path} (train one with `bench train`)")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-        raise CheckpointError(f"{path} is not a readable OneGAN checkpoint: {err}") from err
-    if not isinstance(state, dict) or state.get("method") != "onegan":
-        raise CheckpointError(f"{path} is not a OneGAN checkpoint")
-    return state
+    """A OneGAN checkpoint (file or run directory), loaded as data only (``weights_only=True``)."""
+    return load_method_checkpoint(
+        path, "onegan", checkpoint_name=CHECKPOINT_NAME, error=CheckpointError, map_location=map_location,
+        missing="OneGAN checkpoint not found: {path} (train one with `bench train`)",
+        unreadable="{path} is not a readable OneGAN checkpoint: {err}",
+        not_method="{path} is not a OneGAN checkpoint")

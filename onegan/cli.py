@@ -29,11 +29,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from baselines.base import TrainRequest
+    from data_prep.locking import main_process_lock
     from onegan.api import train
 
     request = TrainRequest(data=args.data, out=args.out, preset=args.preset, seed=args.seed, resume=args.resume,
                            device=args.device, max_minutes=args.max_minutes, iterations=args.iterations,
                            ablation=args.ablation, batch_size=args.batch_size, precision=args.precision)
-    path = train(request)
+    with main_process_lock(args.out, "training OneGAN"):  # rank 0 only: torchrun's ranks train together
+        path = train(request)
     print(f"onegan: checkpoint {path}")
     return 0

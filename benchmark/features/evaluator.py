@@ -34,6 +34,7 @@ from tqdm import tqdm
 from benchmark.features.inception import file_digest
 from benchmark.features.registry import Extractor, default_device, register_extractor
 from data_prep.atomic import atomic_path
+from data_prep.checkpoint_file import load_data_only
 from data_prep.datasets import ObjectImages
 from data_prep.errors import MissingWeightsError, UserError
 from data_prep.prepared import Prepared, load_prepared
@@ -134,7 +135,7 @@ def load_imagenet_init(net: EvaluatorNet, init: Path) -> None:
     if not init.is_file():
         raise MissingWeightsError(f"ImageNet InceptionV3 weights not found at {init}: download "
                                   f"{IMAGENET_INCEPTION_URL} ({IMAGENET_INCEPTION_FILE}) and pass it with --init")
-    state = torch.load(init, map_location="cpu", weights_only=True)
+    state = load_data_only(init)
     state = state.get("state_dict", state)
     kept = {k: v for k, v in state.items() if not k.startswith(("fc.", "AuxLogits."))}
     result = net.backbone.load_state_dict(kept, strict=False)
@@ -176,7 +177,7 @@ def _read_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise InvalidCheckpointError(f"evaluator checkpoint not found: {path} (train one with "
                                      "`bench train-evaluator`)")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_data_only(path)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise InvalidCheckpointError(f"{path} is not an evaluator checkpoint ({CHECKPOINT_FORMAT})")
     return checkpoint

@@ -21,6 +21,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, Featu
 
 from benchmark.features.registry import Extractor, default_device, register_extractor
 from data_prep.atomic import atomic_path
+from data_prep.checkpoint_file import load_data_only
 from data_prep.errors import MissingWeightsError
 
 WEIGHTS_ENV = "ONEGAN_INCEPTION_WEIGHTS"
@@ -55,8 +56,11 @@ class InceptionExtractor(Extractor):
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device | None = None) -> None:
         path = resolve_weights(weights)
-        self.network = FeatureExtractorInceptionV3(
-            "inception-v3-compat", [FEATURE_LAYER, LOGITS_LAYER], feature_extractor_weights_path=str(path))
+        # torch-fidelity would torch.load the file with weights_only=False (full pickle): read it here as
+        # data only and hand the network the tensors.
+        state = load_data_only(path)
+        self.network = _unloaded_network([FEATURE_LAYER, LOGITS_LAYER])
+        torch.nn.Module.load_state_dict(self.network, state)
         self.identity = f"inception-v3-fid:{file_digest(path)}"
         self.weights_path = path
         self.to(device or default_device())
@@ -80,16 +84,20 @@ class _UnloadedInception(FeatureExtractorInceptionV3):
         return None
 
 
+def _unloaded_network(layers: list[str]) -> _UnloadedInception:
+    with tempfile.TemporaryDirectory() as scratch:
+        empty = Path(scratch) / "empty.pth"
+        torch.save({}, empty)
+        return _UnloadedInception("inception-v3-compat", layers, feature_extractor_weights_path=str(empty))
+
+
 def save_random_inception_weights(out: str | os.PathLike, seed: int = 0) -> Path:
     """Write a randomly initialised InceptionV3 in the weights-file format, for tests and benchmarks
     that must run offline (its features are meaningless for real scoring). Convolutions get He-normal
     weights so that activations keep their scale through the 90-odd layers and features vary."""
     out = Path(out)
     torch.manual_seed(seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        empty = Path(scratch) / "empty.pth"
-        torch.save({}, empty)
-        network = _UnloadedInception("random", [FEATURE_LAYER], feature_extractor_weights_path=str(empty))
+    network = _unloaded_network([FEATURE_LAYER])
     for module in network.modules():
         if isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")

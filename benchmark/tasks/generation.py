@@ -106,18 +106,19 @@ def evaluate_dataset_reference(ctx: RunContext) -> None:
 
     cell = {"method": "dataset", "variant": None, "dataset_fingerprint": ctx.prepared.fingerprint,
             "task": "generation", "seed": 0, "preset": ctx.preset.name, "protocol": ctx.protocol.tag}
-    if not ctx.force and ctx.store.is_done(cell):
-        return
-    options = EvalOptions(device=ctx.device, evaluator=ctx.evaluator, cache_dir=ctx.work / "stats-cache")
-    extractor = _evaluator(options)
-    t0 = time.perf_counter()
-    real = ObjectImages(ctx.prepared, role=REAL_ROLE)
-    labels = real.class_ids
-    scores = generation_scores(ctx.prepared, real, labels, labels, extractor, role=REAL_ROLE,
-                               cache_dir=options.cache_dir, is_splits=10 if len(labels) >= 100 else 1)
-    ctx.store.append(make_records(method="dataset", variant=None, dataset=ctx.prepared.name,
-                                  dataset_fingerprint=ctx.prepared.fingerprint, task="generation",
-                                  values=_table1_values(scores), seed=0, preset=ctx.preset.name, config=None,
-                                  checkpoint=None, wall_time_s=time.perf_counter() - t0,
-                                  options={"n_real": scores["n_real"], "evaluator": extractor.identity},
-                                  protocol=ctx.protocol.tag))
+    with ctx.store.claim(cell, "the Dataset row"):
+        if not ctx.force and ctx.store.is_done(cell):
+            return
+        options = EvalOptions(device=ctx.device, evaluator=ctx.evaluator, cache_dir=ctx.work / "stats-cache")
+        extractor = _evaluator(options)
+        t0 = time.perf_counter()
+        real = ObjectImages(ctx.prepared, role=REAL_ROLE)
+        labels = real.class_ids
+        scores = generation_scores(ctx.prepared, real, labels, labels, extractor, role=REAL_ROLE,
+                                   cache_dir=options.cache_dir, is_splits=10 if len(labels) >= 100 else 1)
+        ctx.store.append(make_records(method="dataset", variant=None, dataset=ctx.prepared.name,
+                                      dataset_fingerprint=ctx.prepared.fingerprint, task="generation",
+                                      values=_table1_values(scores), seed=0, preset=ctx.preset.name, config=None,
+                                      checkpoint=None, wall_time_s=time.perf_counter() - t0,
+                                      options={"n_real": scores["n_real"], "evaluator": extractor.identity},
+                                      protocol=ctx.protocol.tag))

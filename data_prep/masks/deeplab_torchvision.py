@@ -15,6 +15,7 @@ import torch
 from torchvision.models.segmentation import deeplabv3_resnet101
 from tqdm import tqdm
 
+from data_prep.checkpoint_file import UnsafeCheckpointError, load_data_only
 from data_prep.errors import UserError
 from data_prep.masks.pseudo import MaskJob, batches, finish_job, load_normalised
 
@@ -22,7 +23,9 @@ from data_prep.masks.pseudo import MaskJob, batches, finish_job, load_normalised
 def load_deeplab(weights: Path, device: str = "cpu") -> torch.nn.Module:
     """The model with the weights of ``weights`` (strict load; a mismatch names the file)."""
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_data_only(weights)
+    except UnsafeCheckpointError:
+        raise
     except Exception as err:  # torch raises many types for a bad file
         raise UserError(f"cannot read DeepLabV3 weights {weights}: {err}") from err
     if isinstance(state, dict) and isinstance(state.get("model"), dict):

@@ -195,7 +195,7 @@ def test_resume_continues_the_iteration_count(tiny_data, tmp_path):
     finegan.train(TrainRequest(data=tiny_data, out=tmp_path, preset="smoke", device="cpu"), config=_short(3, 2))
     path = finegan.train(TrainRequest(data=tiny_data, out=tmp_path, preset="smoke", device="cpu"),
                          config=_short(5, 3))
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     assert (state["gan_iteration"], state["encoder_iteration"]) == (5, 3)
     log = read_losses(tmp_path)
     assert [r["iteration"] for r in log if r["phase"] == "finegan"] == [1, 2, 3, 4, 5]
@@ -209,7 +209,7 @@ def test_resume_continues_the_iteration_count(tiny_data, tmp_path):
 def test_max_minutes_stops_early_with_a_checkpoint(tiny_data, tmp_path):
     path = finegan.train(TrainRequest(data=tiny_data, out=tmp_path, preset="smoke", device="cpu",
                                       max_minutes=0.0), config=_short(50, 50))
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     assert 1 <= state["gan_iteration"] < 50 and 1 <= state["encoder_iteration"] < 50
     assert finegan.load(path, device="cpu").gan_iteration == state["gan_iteration"]
 

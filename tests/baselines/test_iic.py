@@ -75,10 +75,10 @@ def test_iic_trains_resumes_and_clusters(tiny_prepared, tmp_path) -> None:
     # Interrupted after one step by the time budget, then resumed: same weights as uninterrupted.
     cut = iic.train(TrainRequest(data=tiny_prepared, out=tmp_path / "cut", preset="smoke", seed=4,
                                  max_minutes=0.0))
-    assert torch.load(cut, weights_only=False)["step"] == 1
+    assert torch.load(cut, weights_only=True)["step"] == 1
     resumed = iic.train(TrainRequest(data=tiny_prepared, out=tmp_path / "cut", preset="smoke", seed=4))
-    state_full = torch.load(full, weights_only=False)
-    state_resumed = torch.load(resumed, weights_only=False)
+    state_full = torch.load(full, weights_only=True)
+    state_resumed = torch.load(resumed, weights_only=True)
     assert state_resumed["complete"] and state_resumed["step"] == iic.PRESETS["smoke"].steps
     for key, value in state_full["model"].items():
         assert torch.equal(value, state_resumed["model"][key]), key
@@ -92,7 +92,7 @@ def test_iic_trains_resumes_and_clusters(tiny_prepared, tmp_path) -> None:
 
 def test_iic_seg_trains_and_segments(tiny_prepared, tmp_path) -> None:
     checkpoint = iic_seg.train(TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=0))
-    payload = torch.load(checkpoint, weights_only=False)
+    payload = torch.load(checkpoint, weights_only=True)
     assert payload["complete"] and payload["foreground_class"] in (0, 1)
     for rule in ("border", "border-per-image"):
         method = iic_seg.load(checkpoint, foreground_rule=rule)

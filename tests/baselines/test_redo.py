@@ -29,7 +29,7 @@ def test_redraw_follows_equation_2() -> None:
 
 def test_redo_trains_and_segments(tiny_prepared, tmp_path) -> None:
     checkpoint = redo.train(TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=1))
-    payload = torch.load(checkpoint, weights_only=False)
+    payload = torch.load(checkpoint, weights_only=True)
     assert payload["complete"] and payload["step"] == redo.PRESETS["smoke"].steps
     assert all(torch.isfinite(torch.tensor(v)) for v in payload["losses"].values())
     method = redo.load(checkpoint)
@@ -39,7 +39,7 @@ def test_redo_trains_and_segments(tiny_prepared, tmp_path) -> None:
     assert method.can("segment") and not method.can("cluster")
     # A finished run is returned as is when trained again with resume.
     again = redo.train(TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=1))
-    assert torch.load(again, weights_only=False)["step"] == payload["step"]
+    assert torch.load(again, weights_only=True)["step"] == payload["step"]
 
 
 def test_resume_refuses_a_different_run_and_unknown_presets(tiny_prepared, tmp_path) -> None:

@@ -112,7 +112,7 @@ def test_checkpoint_round_trip_and_resume(tiny_data, trained, tmp_path):
     stackgan.train(TrainRequest(data=tiny_data, out=tmp_path, preset="smoke", device="cpu"), config=_short(2, 1))
     path = stackgan.train(TrainRequest(data=tiny_data, out=tmp_path, preset="smoke", device="cpu"),
                           config=_short(4, 2))
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     assert (state["gan_iteration"], state["encoder_iteration"]) == (4, 2)
     assert [r["iteration"] for r in read_losses(tmp_path) if r["phase"] == "stackgan"] == [1, 2, 3, 4]
     with pytest.raises(CheckpointError, match="another configuration"):

@@ -32,7 +32,7 @@ def test_two_processes_train_the_one_process_model(prepared_dir, prepared, tmp_p
            str(WORKER), str(prepared_dir), str(out), str(ITERATIONS)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2
 
     single = Trainer(smoke_config(prepared, ITERATIONS), prepared, tmp_path / "single", seed=0, progress=False)
