@@ -1,9 +1,16 @@
-"""``bench check``: the CI regression check.
+"""``bench check``: the CI regression check, in two stages.
 
-Runs the ``smoke`` preset on the synthetic dataset with fixed seeds and compares every metric with the
-reference records in ``results/reference/records.jsonl`` under per-metric tolerances. A metric that got
-*worse* by more than its tolerance (or is missing) is a regression: a diff table is printed and the exit
-status is 1. ``--update`` deliberately rewrites the reference from this run.
+- ``smoke`` (the plumbing): the ``smoke`` preset on the synthetic dataset with fixed seeds, every method
+  and task, every metric compared with ``results/reference/records.jsonl`` under per-metric tolerances.
+  Nothing learns at this scale, so this stage only notices broken plumbing.
+- ``learning`` (the method): OneGAN at the demo's ``tiny`` preset (seed 0) beside its floors (the
+  centred box, k-means on colour histograms), compared with ``results/reference/learning.jsonl``, and
+  the demo's claims (``benchmark.claims``) asserted: OneGAN's IOU above the centred box + 10 and its
+  within-code diversity at least half the real images'. A change that breaks OneGAN's learning turns
+  this stage red even when every tolerance would pass. About 10 minutes on 2 CPU cores.
+A metric that got *worse* by more than its tolerance (or is missing), or a required claim that fails,
+is a regression: a diff table is printed and the exit status is 1. ``--update`` deliberately rewrites
+the references from this run.
 """
 
 from __future__ import annotations
@@ -15,12 +22,16 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from benchmark.claims import claims_table, evaluate_claims
 from benchmark.records import HIGHER_IS_BETTER, TASK_METRICS
 from benchmark.run import run
 from benchmark.table import aggregate
 from data_prep.atomic import atomic_path, read_jsonl
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "records.jsonl"
+LEARNING_REFERENCE = REFERENCE.with_name("learning.jsonl")
+LEARNING_METHODS = "onegan,centred-box,kmeans-colour"
+STAGES = ("smoke", "learning")
 # Allowed worsening before a metric counts as regressed: absolute for bounded scores (IOU/DICE in
 # percentage points, ACC/NMI as fractions), relative for FID/IS-type scores whose scale varies.
 TOLERANCES = {"iou": ("abs", 5.0), "dice": ("abs", 5.0), "acc": ("abs", 0.05), "nmi": ("abs", 0.05),
@@ -56,36 +67,62 @@ def compare(reference: list[dict], measured: list[dict]) -> tuple[list[list], bo
     return rows, ok
 
 
-def check(update: bool = False, reference: Path = REFERENCE, work: str | Path | None = None,
-          seeds: str = "0") -> int:
-    """The API behind ``bench check``: 0 when nothing regressed, 1 otherwise."""
-    work_dir = Path(work) if work else Path(tempfile.mkdtemp(prefix="bench-check-"))
-    out = work_dir / "results"
+def _stage(name: str, update: bool, reference: Path, work_dir: Path, seeds: str) -> bool:
+    """Run one stage, compare (or rewrite) its reference; True when nothing regressed."""
+    out = work_dir / f"results-{name}"
     if out.exists():
         shutil.rmtree(out)
-    run(task="all", dataset="synthetic", preset="smoke", seeds=seeds, out=out, work=work_dir, figures=False,
-        device="cpu")
+    if name == "smoke":
+        run(task="all", dataset="synthetic", preset="smoke", seeds=seeds, out=out, work=work_dir, figures=False,
+            device="cpu")
+    else:
+        run(task="all", dataset="synthetic", preset="tiny", methods=LEARNING_METHODS, seeds="0", out=out,
+            work=work_dir, figures=False, device="cpu")
     measured = read_jsonl(out / "records.jsonl")
+    claims_ok = True
+    if name == "learning":
+        results = evaluate_claims(measured)
+        print(tabulate(claims_table(results), headers=["claim (OneGAN, tiny, seed 0)", "OneGAN", "floor", "status"]))
+        claims_ok = all(r.status == "holds" for r in results if r.claim.required)
     if update:
         with atomic_path(reference) as tmp:
             shutil.copyfile(out / "records.jsonl", tmp)
         print(f"reference rewritten: {reference} ({len(measured)} records)")
-        return 0
+        return claims_ok
     if not reference.exists():
         print(f"no reference records at {reference}; create them with `bench check --update`")
-        return 1
+        return False
     rows, ok = compare(read_jsonl(reference), measured)
     headers = ["protocol", "method", "variant", "metric", "reference", "measured", "allowed", "status"]
     print(tabulate(rows, headers=headers, floatfmt=".4g"))
-    print("bench check: " + ("no regression" if ok else "REGRESSION (see rows marked REGRESSED/MISSING)"))
+    return ok and claims_ok
+
+
+def check(update: bool = False, reference: Path = REFERENCE, work: str | Path | None = None,
+          seeds: str = "0", stages: tuple[str, ...] = STAGES,
+          learning_reference: Path = LEARNING_REFERENCE) -> int:
+    """The API behind ``bench check``: 0 when nothing regressed, 1 otherwise."""
+    work_dir = Path(work) if work else Path(tempfile.mkdtemp(prefix="bench-check-"))
+    references = {"smoke": reference, "learning": learning_reference}
+    ok = True
+    for name in stages:
+        print(f"bench check: stage {name}")
+        stage_ok = _stage(name, update, references[name], work_dir, seeds)
+        print(f"bench check: stage {name}: " + ("no regression" if stage_ok else
+                                                "REGRESSION (see rows marked REGRESSED/MISSING/FAILED)"))
+        ok &= stage_ok
+    print("bench check: " + ("no regression" if ok else "REGRESSION"))
     return 0 if ok else 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--update", action="store_true", help="rewrite results/reference from this run")
     parser.add_argument("--work", default=None, help="work directory (default: a fresh temporary one)")
-    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--seeds", default="0", help="seeds of the smoke stage")
+    parser.add_argument("--stage", choices=[*STAGES, "all"], default="all",
+                        help="smoke (plumbing, ~2 min), learning (OneGAN at tiny with its claims, ~10 min) or all")
 
 
 def main(args: argparse.Namespace) -> int:
-    return check(update=args.update, work=args.work, seeds=args.seeds)
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    return check(update=args.update, work=args.work, seeds=args.seeds, stages=stages)

@@ -172,7 +172,10 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
     run_preset = get_preset(preset, ablation_preset)
     work = Path(work)
-    tasks = list(ALL_TASKS) + ["ablation"] if task == "all" else [task]
+    if task == "all":
+        tasks = list(ALL_TASKS) + (["ablation"] if run_preset.all_includes_ablation else [])
+    else:
+        tasks = [task]
     unknown = [t for t in tasks if t not in (*ALL_TASKS, "ablation")]
     if unknown:
         raise UserError(f"unknown task {unknown[0]!r}; choose generation, segmentation, clustering, ablation or all")
