@@ -42,29 +42,34 @@ MARKS = {
 CELLS_PER_TABLE = {"1": 84, "2": 168, "3": 36}
 
 
-def read_paper_tables(path: str | Path = PAPER_TABLES_CSV) -> list[dict]:
-    """Rows of the long-format CSV as dicts, ``value`` a float (NaN for ✗ cells)."""
-    path = Path(path)
+def _csv_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict]]:
+    """(line number, row) of a reported-numbers CSV whose header must be exactly ``columns``."""
     if not path.is_file():
         raise UserError(f"reported-numbers table not found: {path}")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise UserError(f"{path}: expected columns {list(COLUMNS)}, found {reader.fieldnames}")
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            if row["mark"] not in MARKS:
-                raise UserError(f"{path}:{line_no}: unknown footnote mark {row['mark']!r}")
-            if row["mark"] == "✗":
-                if row["value"]:
-                    raise UserError(f"{path}:{line_no}: a ✗ cell must have an empty value")
-                row["value"] = math.nan
-            else:
-                try:
-                    row["value"] = float(row["value"])
-                except ValueError:
-                    raise UserError(f"{path}:{line_no}: value {row['value']!r} is not a number") from None
-            rows.append(row)
+        if tuple(reader.fieldnames or ()) != columns:
+            raise UserError(f"{path}: expected columns {list(columns)}, found {reader.fieldnames}")
+        return list(enumerate(reader, start=2))
+
+
+def read_paper_tables(path: str | Path = PAPER_TABLES_CSV) -> list[dict]:
+    """Rows of the long-format CSV as dicts, ``value`` a float (NaN for ✗ cells)."""
+    path = Path(path)
+    rows = []
+    for line_no, row in _csv_rows(path, COLUMNS):
+        if row["mark"] not in MARKS:
+            raise UserError(f"{path}:{line_no}: unknown footnote mark {row['mark']!r}")
+        if row["mark"] == "✗":
+            if row["value"]:
+                raise UserError(f"{path}:{line_no}: a ✗ cell must have an empty value")
+            row["value"] = math.nan
+        else:
+            try:
+                row["value"] = float(row["value"])
+            except ValueError:
+                raise UserError(f"{path}:{line_no}: value {row['value']!r} is not a number") from None
+        rows.append(row)
     return rows
 
 
@@ -103,25 +108,19 @@ def read_later_sota(path: str | Path = LATER_SOTA_CSV) -> list[dict]:
     ``verified`` (``no``: read second-hand, e.g. on an aggregator, not in the paper or repository).
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"reported-numbers table not found: {path}")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != LATER_COLUMNS:
-            raise UserError(f"{path}: expected columns {list(LATER_COLUMNS)}, found {reader.fieldnames}")
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            if row["unit"] not in ("percent", "fraction") or row["verified"] not in ("yes", "no"):
-                raise UserError(f"{path}:{line_no}: unit must be percent|fraction and verified yes|no")
-            try:
-                printed = float(row["printed"])
-            except ValueError:
-                raise UserError(f"{path}:{line_no}: printed value {row['printed']!r} is not a number") from None
-            if row["metric"] in _FRACTION_METRICS:
-                row["value"] = printed / 100.0 if row["unit"] == "percent" else printed
-            else:
-                row["value"] = printed * 100.0 if row["unit"] == "fraction" else printed
-            rows.append(row)
+    rows = []
+    for line_no, row in _csv_rows(path, LATER_COLUMNS):
+        if row["unit"] not in ("percent", "fraction") or row["verified"] not in ("yes", "no"):
+            raise UserError(f"{path}:{line_no}: unit must be percent|fraction and verified yes|no")
+        try:
+            printed = float(row["printed"])
+        except ValueError:
+            raise UserError(f"{path}:{line_no}: printed value {row['printed']!r} is not a number") from None
+        if row["metric"] in _FRACTION_METRICS:
+            row["value"] = printed / 100.0 if row["unit"] == "percent" else printed
+        else:
+            row["value"] = printed * 100.0 if row["unit"] == "fraction" else printed
+        rows.append(row)
     return rows
 
 
