@@ -132,3 +132,22 @@ def test_bench_metrics_lists_every_declaration(capsys):
     for name in metric_registry.METRICS:
         assert f"\n{name} " in out
     assert "is_1split" in out and "benchmark.metrics.inception_score, splits=1" in out
+
+
+def test_method_tasks_follow_from_the_class_capabilities():
+    """A method's capabilities are declared once, in its class; the registry's tasks derive from them."""
+    import importlib
+
+    from baselines.base import Method
+    from benchmark.methods import METHODS
+    from benchmark.tasks import TASK_CAPABILITY
+
+    for entry in METHODS.values():
+        module, _, name = entry.method_class.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        assert issubclass(cls, Method)
+        assert set(entry.tasks) == {t for t, capability in TASK_CAPABILITY.items() if capability in cls.tasks}
+    # what the table of methods said before the capabilities moved to the classes
+    assert METHODS["stackgan"].tasks == ("generation", "clustering")
+    assert METHODS["onegan"].tasks == ("generation", "segmentation", "clustering")
+    assert METHODS["redo"].tasks == ("segmentation",) and METHODS["kmeans-features"].tasks == ("clustering",)
