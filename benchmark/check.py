@@ -8,6 +8,7 @@
   the demo's claims (``benchmark.claims``) asserted: OneGAN's IOU above the centred box + 10 and its
   within-code diversity at least half the real images'. A change that breaks OneGAN's learning turns
   this stage red even when every tolerance would pass. About 10 minutes on 2 CPU cores.
+Each metric's tolerance and direction are its declaration's (``benchmark.metric_registry``).
 A metric that got *worse* by more than its tolerance (or is missing), or a required claim that fails,
 is a regression: a diff table is printed and the exit status is 1. ``--update`` deliberately rewrites
 the references from this run.
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from benchmark import metric_registry
 from benchmark.claims import claims_table, evaluate_claims
-from benchmark.records import HIGHER_IS_BETTER, TASK_METRICS
 from benchmark.run import run
 from benchmark.table import aggregate
 from data_prep.atomic import atomic_path, read_jsonl
@@ -32,12 +33,12 @@ REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "
 LEARNING_REFERENCE = REFERENCE.with_name("learning.jsonl")
 LEARNING_METHODS = "onegan,centred-box,kmeans-colour"
 STAGES = ("smoke", "learning")
-# Allowed worsening before a metric counts as regressed: absolute for bounded scores (IOU/DICE in
-# percentage points, ACC/NMI as fractions), relative for FID/IS-type scores whose scale varies.
-TOLERANCES = {"iou": ("abs", 5.0), "dice": ("abs", 5.0), "acc": ("abs", 0.05), "nmi": ("abs", 0.05),
-              "fid": ("rel", 0.25), "cfid": ("rel", 0.25), "is": ("rel", 0.25), "cis": ("rel", 0.25),
-              "diversity": ("abs", 0.15)}
-SCORED_METRICS = {m for metrics in TASK_METRICS.values() for m in metrics}  # the tables' columns
+# Allowed worsening before a metric counts as regressed: each metric's declared tolerance
+# (benchmark.metric_registry; absolute for bounded scores, relative for FID/IS-type scores). Metrics
+# declared without one are recorded for reference only and not compared. Kept for importers:
+TOLERANCES = {name: (m.tolerance.kind, m.tolerance.amount) for name, m in metric_registry.METRICS.items()
+              if m.tolerance is not None}
+SCORED_METRICS = metric_registry.checked_metrics()
 
 
 def compare(reference: list[dict], measured: list[dict]) -> tuple[list[list], bool]:
@@ -48,17 +49,17 @@ def compare(reference: list[dict], measured: list[dict]) -> tuple[list[list], bo
     rows, ok = [], True
     for key in sorted(ref):
         protocol, dataset, method, variant, metric = key
-        if metric not in SCORED_METRICS:
+        declared = metric_registry.get(metric)  # an undeclared reference metric: one clear error
+        if declared.tolerance is None:
             continue
         ref_value = ref[key][0]
-        kind, tol = TOLERANCES[metric]
-        allowed = tol if kind == "abs" else tol * abs(ref_value)
+        allowed = declared.tolerance.allowed(ref_value)
         if key not in new:
             rows.append([protocol, method, variant, metric, ref_value, None, allowed, "MISSING"])
             ok = False
             continue
         value = new[key][0]
-        worse_by = (ref_value - value) if HIGHER_IS_BETTER[metric] else (value - ref_value)
+        worse_by = (ref_value - value) if declared.higher_is_better else (value - ref_value)
         status = "ok" if worse_by <= allowed + 1e-12 else "REGRESSED"
         if worse_by < -allowed:
             status = "improved"

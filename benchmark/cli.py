@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("benchmark.run", "train what is missing and evaluate methods on a task (Tables 1-3)"),
     "table": ("benchmark.table", "render Tables 1-3 from result records (LaTeX / Markdown)"),
     "protocols": ("benchmark.protocols_cli", "list the evaluation protocols (OneGAN, C3-GAN, DRC) and their sources"),
+    "metrics": ("benchmark.metrics_cli", "list every metric: task, column, direction, tables, check tolerance, "
+                                         "how it is computed"),
     "curve": ("benchmark.curve", "learning curves: OneGAN's metrics at increasing budgets, one resumable run per seed"),
     "records": ("benchmark.records_cli", "repair result logs: move corrupt lines to a side file"),
     "check": ("benchmark.check", "CI regression check of the smoke preset against results/reference"),

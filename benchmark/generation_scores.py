@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from benchmark import metric_registry
 from benchmark.features.extract import ImageSource, extract
 from benchmark.features.registry import Extractor
 from benchmark.metrics import (
@@ -48,13 +49,15 @@ def _fid_with_cached_statistics(real, fake_features: np.ndarray) -> float:
 
 def generation_scores(prepared: Prepared, fake_images: ImageSource, fake_conditions: np.ndarray,
                       real_conditions: np.ndarray, extractor: Extractor, *, role: str | None = "fg",
-                      cache_dir: str | os.PathLike | None = None, batch_size: int = 64, is_splits: int = 10,
+                      cache_dir: str | os.PathLike | None = None, batch_size: int = 64, is_splits: int | None = None,
                       progress: bool = True) -> dict:
     """Table 1's generation scores of ``fake_images`` against ``prepared``'s images of ``role``.
 
     ``fake_images``: a tensor (N, 3, H, W) in [0, 1], a Dataset, or an iterable of batches.
-    Returns a dict: fid, is_mean, is_std, bcfid, wcfid, bcis, wcis, cfid, cis, diversity
-    (``benchmark.metrics.diversity``), n_real, n_fake,
+    ``is_splits``: None picks what ``benchmark.metric_registry`` declares for the number of fakes
+    (10 splits, or 1 below ``IS_MIN_IMAGES``; ``is_metric`` names the choice: ``is`` or ``is_1split``).
+    Returns a dict: fid, is_mean, is_std, is_splits, is_metric, bcfid, wcfid, bcis, wcis, cfid, cis,
+    diversity (``benchmark.metrics.diversity``), n_real, n_fake,
     conditional_classes_used, conditional_classes_total, extractor, real_from_cache.
     ``bcfid``/``wcfid`` are None when fewer than 2 / 1 conditions have enough samples.
     """
@@ -71,11 +74,19 @@ def generation_scores(prepared: Prepared, fake_images: ImageSource, fake_conditi
     keep = np.isin(fake_conditions, usable)
     conditional_args = (real.features, real_conditions, fake_features[keep], fake_conditions[keep])
 
+    if is_splits is None:
+        is_metric = metric_registry.inception_score_metric(fake_features.shape[0])
+        is_splits = metric_registry.splits_of(is_metric)
+    else:  # an explicit split count (tests, scripts) has a registry name only for 10 and 1
+        is_metric = {metric_registry.IS_SPLITS: metric_registry.get("is"), 1: metric_registry.get("is_1split")
+                     }.get(is_splits)
     is_mean, is_std = inception_score(fake_probs, splits=is_splits)
     scores = {
         "fid": _fid_with_cached_statistics(real, fake_features),
         "is_mean": is_mean,
         "is_std": is_std,
+        "is_splits": is_splits,
+        "is_metric": None if is_metric is None else is_metric.name,
         "bcfid": bcfid(*conditional_args) if len(usable) >= 2 else None,
         "wcfid": wcfid(*conditional_args) if usable else None,
         "bcis": bcis(fake_probs, fake_conditions),

@@ -4,11 +4,13 @@ Each entry points at a module that follows the method-module contract (``train(r
 ``load(checkpoint, device) -> Method``); methods with nothing to train (a fixed box, k-means on
 evaluator features) have a builder in ``BUILDERS``; ``external:SPEC`` methods read another program's
 files (``baselines/external.py``). To add a method: write the module (see ``baselines/base.py``) and
-add one line to ``METHODS``.
+add one line to ``METHODS``, naming its ``Method`` class: the tasks it is scored on follow from that
+class's ``tasks`` (its capabilities, declared once, in the class).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,21 +27,31 @@ class MethodEntry:
     name: str
     module: str
     title: str            # the row label in the tables
-    tasks: tuple[str, ...]
+    method_class: str     # "module:Class", the Method subclass whose ``tasks`` declare what it can do
     uses_labels: bool = False  # a reference that sees class labels (not ranked against unsupervised methods)
+
+    @functools.cached_property
+    def tasks(self) -> tuple[str, ...]:
+        """The benchmark tasks it is scored on, derived from its class's capabilities (``Method.tasks``,
+        declared once there); imports the class's module on first use."""
+        from benchmark.tasks import TASK_CAPABILITY
+
+        module, _, cls = self.method_class.partition(":")
+        capabilities = getattr(importlib.import_module(module), cls).tasks
+        return tuple(task for task, capability in TASK_CAPABILITY.items() if capability in capabilities)
 
 
 METHODS: dict[str, MethodEntry] = {e.name: e for e in (
-    MethodEntry("onegan", "onegan.api", "OneGAN", ("generation", "segmentation", "clustering")),
-    MethodEntry("finegan", "baselines.finegan", "FineGAN∗", ("generation", "segmentation", "clustering")),
-    MethodEntry("stackgan", "baselines.stackgan", "StackGANv2∗", ("generation", "clustering")),
-    MethodEntry("iic", "baselines.iic", "IIC-cluster", ("clustering",)),
-    MethodEntry("iic-seg", "baselines.iic_seg", "IIC-seg", ("segmentation",)),
-    MethodEntry("redo", "baselines.redo", "ReDO", ("segmentation",)),
-    MethodEntry("kmeans-colour", "baselines.classical", "k-means (colours)", ("clustering",)),
+    MethodEntry("onegan", "onegan.api", "OneGAN", "onegan.inference:OneGAN"),
+    MethodEntry("finegan", "baselines.finegan", "FineGAN∗", "baselines.finegan:FineGANMethod"),
+    MethodEntry("stackgan", "baselines.stackgan", "StackGANv2∗", "baselines.stackgan:StackGANMethod"),
+    MethodEntry("iic", "baselines.iic", "IIC-cluster", "baselines.iic:IICClusterer"),
+    MethodEntry("iic-seg", "baselines.iic_seg", "IIC-seg", "baselines.iic_seg:IICSegmenter"),
+    MethodEntry("redo", "baselines.redo", "ReDO", "baselines.redo:ReDOSegmenter"),
+    MethodEntry("kmeans-colour", "baselines.classical", "k-means (colours)", "baselines.classical:ColourKMeans"),
     MethodEntry("kmeans-features", "baselines.classical", "k-means (label-trained evaluator features)",
-                ("clustering",), uses_labels=True),
-    MethodEntry("centred-box", "baselines.classical", "centred box", ("segmentation",)),
+                "baselines.classical:FeatureKMeans", uses_labels=True),
+    MethodEntry("centred-box", "baselines.classical", "centred box", "baselines.classical:CentredBox"),
 )}
 DEFAULT_METHODS = tuple(METHODS)
 
@@ -70,12 +82,12 @@ def _kmeans_features(request: TrainRequest, prepared: Prepared, evaluator: Path 
     """k-means on the evaluator classifier's features of the object images (fitted on the fly: seconds)."""
     from baselines.classical import FeatureKMeans
     from baselines.object_tensors import load_object_tensors
-    from benchmark.features.evaluator import load_evaluator
+    from benchmark.features import get_extractor
 
     if evaluator is None:
         raise UserError("kmeans-features needs the evaluator classifier (bench run trains one, or pass --evaluator)")
     images = load_object_tensors(prepared, prepared.size, role="fg").images.float().div(255.0)
-    extractor = load_evaluator(evaluator, device=request.device)
+    extractor = get_extractor(f"evaluator:{evaluator}", device=request.device)
     return FeatureKMeans(extractor, prepared.num_classes, seed=request.seed).fit(images)
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from benchmark import metric_registry
 from benchmark.protocols import LEGACY_TAG, tag_of
 from data_prep.atomic import append_jsonl_lines, read_jsonl
 from data_prep.locking import path_lock
@@ -24,17 +25,10 @@ from data_prep.provenance import git_commit, package_versions
 
 RECORDS_FILE = "records.jsonl"
 
-# Which metrics each task produces, with their direction (True: higher is better) and the
-# column titles of the paper's tables.
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "generation": ("fid", "is", "cfid", "cis", "diversity"),
-    "segmentation": ("iou", "dice"),
-    "clustering": ("acc", "nmi"),
-}
-HIGHER_IS_BETTER = {"fid": False, "is": True, "cfid": False, "cis": True, "iou": True, "dice": True,
-                    "acc": True, "nmi": True, "diversity": True}
-METRIC_TITLES = {"fid": "FID", "is": "IS", "cfid": "CFID", "cis": "CIS", "iou": "IOU", "dice": "DICE",
-                 "acc": "ACC", "nmi": "NMI", "diversity": "Div"}
+# Derived from the metric declarations (benchmark.metric_registry), kept for importers.
+TASK_METRICS: dict[str, tuple[str, ...]] = {t: metric_registry.task_metrics(t) for t in metric_registry.TASKS}
+HIGHER_IS_BETTER = {name: m.higher_is_better for name, m in metric_registry.METRICS.items()}
+METRIC_TITLES = {name: m.title for name, m in metric_registry.METRICS.items()}
 
 
 def cell_key(record: dict) -> tuple:
@@ -78,9 +72,12 @@ class RecordStore:
         self._read_size = size
 
     def is_done(self, cell: dict) -> bool:
-        """Whether every metric of ``cell``'s task is recorded (``cell``: the fields of ``cell_key``)."""
+        """Whether every headline metric of ``cell``'s task (or its declared stand-in, e.g. ``is_1split``
+        for ``is``) is recorded (``cell``: the fields of ``cell_key``)."""
         self._refresh()
-        return set(TASK_METRICS[cell["task"]]) <= self._done.get(cell_key(cell), set())
+        recorded = self._done.get(cell_key(cell), set())
+        filled = {metric_registry.get(m).shown_in for m in recorded if metric_registry.is_declared(m)}
+        return set(TASK_METRICS[cell["task"]]) <= filled
 
     @contextlib.contextmanager
     def claim(self, cell: dict, title: str) -> Iterator[None]:
@@ -106,9 +103,12 @@ def make_records(*, method: str, variant: str | None, dataset: str, dataset_fing
                  values: dict[str, float], seed: int, preset: str, config: dict | None, checkpoint: str | None,
                  wall_time_s: float, options: dict | None = None, protocol: str = LEGACY_TAG,
                  progress: dict | None = None) -> list[dict]:
-    """One record per metric, each carrying the full provenance (so any line stands alone).
+    """One record per metric, each carrying the full provenance (so any line stands alone). Every
+    metric must be declared in ``benchmark.metric_registry`` (``UnknownMetricError`` otherwise).
 
     ``progress`` (``TrainingProgress.as_record()``): iterations trained and planned, and ``cut_short``."""
+    for metric in values:
+        metric_registry.get(metric)
     commit, versions = git_commit(), package_versions()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return [{

@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 
 from baselines.base import TrainRequest
-from benchmark import protocols
+from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
 from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
 from benchmark.presets import RunPreset, get_preset
-from benchmark.records import TASK_METRICS, RecordStore, make_records
+from benchmark.records import RecordStore, make_records
 from benchmark.table import summary_table
 from benchmark.tasks import TASKS, EvalOptions
 from benchmark.training_progress import checkpoint_progress
@@ -158,7 +158,8 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                                    progress=None if progress is None else
                                    {**progress.as_record(), "resumable": checkpoint is None})
             ctx.store.append(records)
-            shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in TASK_METRICS[task])
+            headline = metric_registry.shown_metrics(task)
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in headline)
             print(f"{title} {task} [{ctx.protocol.tag}]: {shown}")
         return method
 

@@ -24,15 +24,15 @@ import numpy as np
 from tabulate import tabulate
 
 from baselines.reported import later_sota_records, reported_records
-from benchmark import protocols
+from benchmark import metric_registry, protocols
 from benchmark.methods import METHODS, title_of
-from benchmark.records import HIGHER_IS_BETTER, METRIC_TITLES, RECORDS_FILE, TASK_METRICS
+from benchmark.records import RECORDS_FILE
 from data_prep.atomic import read_jsonl, write_text_atomic
 from data_prep.errors import UserError
 
 DATASET_TITLES = {"cub": "Birds", "dogs": "Dogs", "cars": "Cars", "synthetic": "Synthetic"}
-TABLE_METRICS = {"1": ("fid", "is", "cfid", "cis", "diversity"), "2": ("iou", "dice", "acc", "nmi"),
-                 "3": ("fid", "cis", "iou")}
+# Each table's metric columns, from the metric declarations (benchmark.metric_registry).
+TABLE_METRICS = {t: metric_registry.table_columns(t) for t in metric_registry.TABLES}
 TABLE_CAPTIONS = {
     "1": "Generation: FID, IS, CFID (within-class FID), CIS (between-class IS)",
     "2": "Segmentation (IOU, DICE, %) and clustering (ACC, NMI)",
@@ -50,8 +50,9 @@ TABLE3_BLOCKS = {
 CUT_SHORT_MARK = "‡"
 CUT_SHORT_NOTE = ("‡ cut short: training stopped at max_minutes before its iteration budget "
                   "(the next bench run resumes it)")
-REPORTED_METRIC = {"FID": "fid", "IS": "is", "CFID": "cfid", "CIS": "cis", "C-IS": "cis", "IOU": "iou",
-                   "DICE": "dice", "ACC": "acc", "NMI": "nmi"}
+# A metric computed under other options stands in another's column only with its mark and this note
+# (the IS of fewer than 100 images, on one split, in the IS column).
+STAND_IN_NOTES = {metric_registry.ONE_SPLIT_MARK: metric_registry.ONE_SPLIT_NOTE}
 
 
 @dataclass
@@ -82,13 +83,17 @@ class Stats(dict):
 
 def aggregate(records: list[dict]) -> Stats:
     """(protocol, dataset, method, variant, metric) → (mean, std, n seeds); the latest record per seed
-    wins. ``protocol`` is the record's protocol tag (records older than protocols: OneGAN's).
+    wins. ``protocol`` is the record's protocol tag (records older than protocols: OneGAN's); ``metric``
+    the declared name of what the record holds (``metric_registry.record_metric``: an old one-split
+    "is" reads as ``is_1split``).
     ``.cut_short`` holds the keys where that record's training stopped before its budget (‡)."""
     latest: dict[tuple, dict] = {}
     for r in records:
         if r.get("source", "measured") != "measured":
             continue
-        latest[(protocols.tag_of(r), r["dataset"], r["method"], r.get("variant") or "", r["metric"], r["seed"])] = r
+        key = (protocols.tag_of(r), r["dataset"], r["method"], r.get("variant") or "",
+               metric_registry.record_metric(r), r["seed"])
+        latest[key] = r
     grouped: dict[tuple, list[float]] = defaultdict(list)
     stats = Stats()
     stats.cut_short = set()
@@ -103,13 +108,18 @@ def aggregate(records: list[dict]) -> Stats:
 
 def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[str, ...], method: str,
                   variant: str, source: str = "measured") -> Row | None:
+    """A row's cells; a column without its own metric shows a declared stand-in (``is_1split`` in the
+    IS column) with the stand-in's mark."""
     row = Row(label, source)
     for d in datasets:
         for m in metrics:
-            if (d, method, variant, m) in stats:
-                mean, std, _ = stats[(d, method, variant, m)]
-                short = (d, method, variant, m) in getattr(stats, "cut_short", ())
-                row.cells[(d, m)] = (mean, std, CUT_SHORT_MARK if short else "")
+            for metric in (metric_registry.get(m), *metric_registry.stand_ins(m)):
+                key = (d, method, variant, metric.name)
+                if key in stats:
+                    mean, std, _ = stats[key]
+                    short = CUT_SHORT_MARK if key in getattr(stats, "cut_short", ()) else ""
+                    row.cells[(d, m)] = (mean, std, metric.mark + short)
+                    break
     return row if row.cells else None
 
 
@@ -118,7 +128,7 @@ def _reported_rows(reported: list[dict], table: str, metrics: tuple[str, ...]) -
     for r in reported:
         if r.get("table") != table:
             continue
-        metric = REPORTED_METRIC[r["metric"]]
+        metric = metric_registry.from_reported(r["metric"])
         if metric not in metrics:
             continue
         rows = blocks.setdefault(r["block"], {})
@@ -132,7 +142,7 @@ def _later_rows(reported: list[dict], metrics: tuple[str, ...]) -> list[tuple[st
     """Reported rows of later papers (already filtered to one protocol), one block per source."""
     blocks: dict[str, dict[str, Row]] = {}
     for r in reported:
-        metric = REPORTED_METRIC[r["metric"]]
+        metric = metric_registry.from_reported(r["metric"])
         if metric in metrics:
             row = blocks.setdefault(r["block"], {}).setdefault(r["row"], Row(f"{r['row']} (reported)", "reported"))
             row.cells[(r["dataset"], metric)] = (r["value"], None, "")
@@ -160,8 +170,7 @@ def _protocol_metrics(tag: str, number: str) -> tuple[str, ...]:
     name = tag.split("@")[0]
     if name not in protocols.names():
         return TABLE_METRICS[number]
-    defined = {m for task, ms in TASK_METRICS.items() if protocols.get(name).defines(task) for m in ms}
-    return tuple(m for m in TABLE_METRICS[number] if m in defined)
+    return tuple(m for m in TABLE_METRICS[number] if protocols.get(name).defines(metric_registry.get(m).task))
 
 
 def _protocol_tables(stats: dict, tables: list[str], reported: str, tag: str, later: list[dict]) -> list[Table]:
@@ -212,26 +221,36 @@ def _protocol_tables(stats: dict, tables: list[str], reported: str, tag: str, la
     return out
 
 
-def _best(table: Table) -> dict[tuple[str, str], float]:
+def _stand_in(mark: str) -> str:
+    """The stand-in mark among a cell's marks ("" for a column's own metric)."""
+    return next((c for c in mark if c in STAND_IN_NOTES), "")
+
+
+def _best(table: Table) -> dict[tuple[str, str], tuple[float, str]]:
+    """(dataset, column) → (best value, the stand-in mark it carries). A column's own metric is ranked;
+    stand-ins (another metric in its column) only where the column has none of its own."""
     best = {}
     for d in table.datasets:
         for m in table.metrics:
-            values = [row.cells[(d, m)][0] for _, rows in table.blocks for row in rows
-                      if row.source != "reference" and (d, m) in row.cells and row.cells[(d, m)][0] is not None
-                      and row.cells[(d, m)][2] != "§"]
-            if values:
-                best[(d, m)] = max(values) if HIGHER_IS_BETTER[m] else min(values)
+            cells = [row.cells[(d, m)] for _, rows in table.blocks for row in rows
+                     if row.source != "reference" and (d, m) in row.cells and row.cells[(d, m)][0] is not None
+                     and row.cells[(d, m)][2] != "§"]
+            for kind in sorted({_stand_in(c[2]) for c in cells})[:1]:  # "" (the column's own) sorts first
+                values = [c[0] for c in cells if _stand_in(c[2]) == kind]
+                best[(d, m)] = (max(values) if metric_registry.get(m).higher_is_better else min(values), kind)
     return best
 
 
 def _format_value(metric: str, value: float | None, std: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    fmt = (lambda v: f"{v:.3f}".replace("0.", ".", 1)) if metric in ("acc", "nmi") else (lambda v: f"{v:.1f}")
+    fraction = metric_registry.get(metric).fraction
+    fmt = (lambda v: f"{v:.3f}".replace("0.", ".", 1)) if fraction else (lambda v: f"{v:.1f}")
     return fmt(value) + (f" ± {fmt(std)}" if std is not None else "")
 
 
-_MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": "", "‡": r"$^\ddagger$"}
+_MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": "", "‡": r"$^\ddagger$",
+                metric_registry.ONE_SPLIT_MARK: r"$^1$"}
 _ARROWS = {True: ("↑", r"$\uparrow$"), False: ("↓", r"$\downarrow$")}
 
 
@@ -242,11 +261,12 @@ def _cell_text(table: Table, row: Row, d: str, m: str, best: dict, latex: bool) 
     if mark == "✗":
         return _MARKS_LATEX["✗"] if latex else "✗"
     text = _format_value(m, value, std)
-    is_best = row.source != "reference" and value is not None and best.get((d, m)) == value and mark != "§"
+    is_best = (row.source != "reference" and value is not None and best.get((d, m)) == (value, _stand_in(mark))
+               and mark != "§")
     if is_best:
         text = rf"\textbf{{{text}}}" if latex else f"**{text}**"
     if mark:
-        text += _MARKS_LATEX[mark] if latex else mark
+        text += "".join(_MARKS_LATEX[c] for c in mark) if latex else mark
     return text.replace("±", r"$\pm$") if latex else text
 
 
@@ -258,8 +278,8 @@ def render(tables: list[Table], fmt: str) -> str:
     parts = []
     for table in tables:
         best = _best(table)
-        headers = ["Model"] + [f"{DATASET_TITLES.get(d, d)} {METRIC_TITLES[m]}{_ARROWS[HIGHER_IS_BETTER[m]][0]}"
-                               for d in table.datasets for m in table.metrics]
+        headers = ["Model"] + [f"{DATASET_TITLES.get(d, d)} {_header(m, 0)}" for d in table.datasets
+                               for m in table.metrics]
         body = []
         for block, rows in table.blocks:
             body.append([f"*{block}*" if fmt == "markdown" else f"[{block}]"] + [""] * (len(headers) - 1))
@@ -269,13 +289,24 @@ def render(tables: list[Table], fmt: str) -> str:
         title = _title(table)
         parts.append((f"**{title}**" if fmt == "markdown" else title) + "\n\n" +
                      tabulate(body, headers=headers, tablefmt="github" if fmt == "markdown" else "simple"))
-        if _has_cut_short(table):
-            parts.append(CUT_SHORT_NOTE)
+        parts += _notes(table)
     return "\n\n".join(parts) + "\n"
 
 
-def _has_cut_short(table: Table) -> bool:
-    return any(cell[2] == CUT_SHORT_MARK for _, rows in table.blocks for row in rows for cell in row.cells.values())
+def _header(metric: str, latex: int) -> str:
+    declared = metric_registry.get(metric)
+    return declared.title + _ARROWS[declared.higher_is_better][latex]
+
+
+def _marks(table: Table) -> set[str]:
+    return {c for _, rows in table.blocks for row in rows for cell in row.cells.values() for c in cell[2]}
+
+
+def _notes(table: Table) -> list[str]:
+    """The notes of the marks the table uses: cut short (‡), stand-ins (¹)."""
+    marks = _marks(table)
+    return ([CUT_SHORT_NOTE] if CUT_SHORT_MARK in marks else []) + \
+        [note for mark, note in STAND_IN_NOTES.items() if mark in marks]
 
 
 def _latex_escape(text: str) -> str:
@@ -308,16 +339,15 @@ def _render_latex(tables: list[Table], fragment: bool = False) -> str:
                   r"\onegantablefit{\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
         lines.append(" & ".join(["Model"] + [rf"\multicolumn{{{len(table.metrics)}}}{{c}}"
                                              rf"{{{DATASET_TITLES.get(d, d)}}}" for d in table.datasets]) + r" \\")
-        lines.append(" & ".join([""] + [f"{METRIC_TITLES[m]}{_ARROWS[HIGHER_IS_BETTER[m]][1]}"
-                                        for _ in table.datasets for m in table.metrics]) + r" \\")
+        lines.append(" & ".join([""] + [_header(m, 1) for _ in table.datasets for m in table.metrics]) + r" \\")
         for block, rows in table.blocks:
             lines += [r"\midrule", rf"\multicolumn{{{n + 1}}}{{l}}{{\emph{{{_latex_escape(block)}}}}} \\"]
             for row in rows:
                 cells = [_cell_text(table, row, d, m, best, True) for d in table.datasets for m in table.metrics]
                 lines.append(" & ".join([_latex_escape(row.label)] + cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}}"]
-        if _has_cut_short(table):
-            lines.append(r"\par\smallskip " + _latex_escape(CUT_SHORT_NOTE.replace("‡", r"$^\ddagger$", 1)))
+        for note in _notes(table):
+            lines.append(r"\par\smallskip " + _MARKS_LATEX[note[0]] + _latex_escape(note[1:]))
         lines.append(r"\end{table}")
     if not fragment:
         lines.append(r"\end{document}")

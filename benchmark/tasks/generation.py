@@ -9,7 +9,8 @@ themselves with their labels as conditions (FID = CFID = 0 by construction; its 
 perfect generator would reach).
 
 Scores come from ``benchmark.generation_scores`` with the evaluator classifier
-(``bench train-evaluator``); real-image features are cached on disk.
+(``bench train-evaluator``); real-image features are cached on disk. The recorded names are declared
+in ``benchmark.metric_registry`` (the IS of fewer than 100 images is ``is_1split``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 from baselines.base import Method
 from benchmark.generation_scores import generation_scores
+from benchmark.metrics.conditional import TABLE1_CFID, TABLE1_CIS
 from benchmark.tasks.clustering import collect_clusters
 from benchmark.tasks.common import EvalOptions, TaskResult
 from data_prep.datasets import ObjectImages
@@ -38,9 +40,9 @@ REAL_ROLE = "fg"
 def _evaluator(options: EvalOptions):
     if options.evaluator is None:
         raise UserError("generation metrics need an evaluator checkpoint (train one with `bench train-evaluator`)")
-    from benchmark.features.evaluator import load_evaluator
+    from benchmark.features import get_extractor
 
-    return load_evaluator(options.evaluator, device=options.device)
+    return get_extractor(f"evaluator:{options.evaluator}", device=options.device)
 
 
 def _generated(method: Method, num_classes: int, per_class: int, batch_size: int, device: str,
@@ -59,9 +61,13 @@ def _generated(method: Method, num_classes: int, per_class: int, batch_size: int
 
 
 def _table1_values(scores: dict) -> dict[str, float]:
-    keys = ("fid", "cfid", "cis", "bcis", "wcis", "bcfid", "wcfid", "is_std", "diversity")
+    """The recorded generation metrics (names declared in ``benchmark.metric_registry``): the IS under
+    the name of its split count (``is`` or ``is_1split``), its std only when there are several splits."""
+    keys = ("fid", "cfid", "cis", "bcis", "wcis", "bcfid", "wcfid", "diversity")
     values = {k: float(scores[k]) for k in keys if scores.get(k) is not None}
-    values["is"] = float(scores["is_mean"])
+    values[scores["is_metric"]] = float(scores["is_mean"])
+    if scores["is_splits"] > 1:
+        values["is_std"] = float(scores["is_std"])
     return values
 
 
@@ -78,17 +84,16 @@ def evaluate_generation(method: Method, prepared: Prepared, options: EvalOptions
     fakes, fake_cond = _generated(method, prepared.num_classes, options.images_per_class, options.batch_size,
                                   options.device, options.seed)
     scores = generation_scores(prepared, fakes, fake_cond, real_cond, extractor, role=REAL_ROLE,
-                               cache_dir=options.cache_dir, batch_size=options.batch_size,
-                               is_splits=10 if len(fake_cond) >= 100 else 1)
+                               cache_dir=options.cache_dir, batch_size=options.batch_size)
     values = _table1_values(scores)
     options_out = {k: scores[k] for k in ("n_real", "n_fake", "conditional_classes_used",
                                           "conditional_classes_total", "extractor", "real_from_cache")}
     if options.inception_weights is not None:
         # FineGAN's protocol scores FID with the standard ImageNet Inception: regenerate the same
         # images (same seed) rather than hold them all in memory, and score them again.
-        from benchmark.features.inception import InceptionExtractor
+        from benchmark.features import get_extractor
 
-        inception = InceptionExtractor(options.inception_weights, device=options.device)
+        inception = get_extractor("inception", weights=options.inception_weights, device=options.device)
         fakes, _ = _generated(method, prepared.num_classes, options.images_per_class, options.batch_size,
                               options.device, options.seed)
         standard = generation_scores(prepared, fakes, fake_cond, real_cond, inception, role=REAL_ROLE,
@@ -96,7 +101,8 @@ def evaluate_generation(method: Method, prepared: Prepared, options: EvalOptions
         values.update({f"{k}_inception": float(standard[k]) for k in ("fid", "cfid") if standard[k] is not None})
         options_out["inception"] = inception.identity
     options_out.update(images_per_class=options.images_per_class, real_conditions=condition_source,
-                       cfid="wcfid", cis="bcis", generation_seconds=round(time.perf_counter() - t0, 2))
+                       cfid=TABLE1_CFID, cis=TABLE1_CIS, is_splits=scores["is_splits"],
+                       generation_seconds=round(time.perf_counter() - t0, 2))
     return TaskResult(values, options_out)
 
 
@@ -115,7 +121,7 @@ def evaluate_dataset_reference(ctx: RunContext) -> None:
         real = ObjectImages(ctx.prepared, role=REAL_ROLE)
         labels = real.class_ids
         scores = generation_scores(ctx.prepared, real, labels, labels, extractor, role=REAL_ROLE,
-                                   cache_dir=options.cache_dir, is_splits=10 if len(labels) >= 100 else 1)
+                                   cache_dir=options.cache_dir)
         ctx.store.append(make_records(method="dataset", variant=None, dataset=ctx.prepared.name,
                                       dataset_fingerprint=ctx.prepared.fingerprint, task="generation",
                                       values=_table1_values(scores), seed=0, preset=ctx.preset.name, config=None,

@@ -106,3 +106,28 @@ def test_generation_scores_skip_conditions_without_real_samples(tiny_prepared, t
     assert scores["conditional_classes_used"] == 3 and scores["conditional_classes_total"] == 4
     with pytest.raises(ValueError, match="real_conditions has 39"):
         generation_scores(tiny_prepared, images, labels, labels[:-1], extractor, progress=False)
+
+
+def test_inception_score_is_named_by_its_split_count(tiny_prepared):
+    """Below 100 images the IS is computed on one split and named ``is_1split`` (recorded under that
+    name, without a std); from 100 on it is the 10-split ``is``."""
+    from benchmark.tasks.generation import _table1_values
+
+    extractor = CountingExtractor()
+    dataset = ObjectImages(tiny_prepared)
+    images = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
+    labels = dataset.class_ids
+    few = generation_scores(tiny_prepared, images, labels, labels, extractor, progress=False)   # 40 images
+    _, probs = extract(images, extractor, progress=False)
+    assert few["is_metric"] == "is_1split" and few["is_splits"] == 1
+    assert few["is_mean"] == pytest.approx(inception_score(probs, splits=1)[0], rel=1e-6)
+    values = _table1_values(few)
+    assert values["is_1split"] == few["is_mean"] and "is" not in values and "is_std" not in values
+
+    many_images, many_labels = images.repeat(3, 1, 1, 1), np.tile(labels, 3)              # 120 images
+    many = generation_scores(tiny_prepared, many_images, many_labels, labels, extractor, progress=False)
+    _, many_probs = extract(many_images, extractor, progress=False)
+    assert many["is_metric"] == "is" and many["is_splits"] == 10
+    assert (many["is_mean"], many["is_std"]) == pytest.approx(inception_score(many_probs, splits=10), rel=1e-6)
+    values = _table1_values(many)
+    assert values["is"] == many["is_mean"] and values["is_std"] == many["is_std"] and "is_1split" not in values
