@@ -24,6 +24,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from baselines.base import TrainRequest
 from benchmark.methods import obtain_method
 from benchmark.presets import get_preset
@@ -150,6 +152,46 @@ def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tupl
     return out / "records.jsonl"
 
 
+SUMMARY_METRICS = ("iou", "acc", "nmi", "parent_acc", "parent_nmi", "diversity", "fid")
+
+
+def summary_markdown(records: list[dict]) -> str:
+    """Markdown: OneGAN's metrics (mean ± std over seeds) at each budget beside the floors, and the
+    demo's claims (``benchmark.claims``) at each budget."""
+    from tabulate import tabulate
+
+    from benchmark.claims import evaluate_claims, variants_with_records
+    from benchmark.curve_plot import curve_points
+
+    points = curve_points(records)
+    floors = {(r["method"], r["metric"]): r["value"] for r in records if r["method"] != "onegan"}
+    budgets = [v for v in variants_with_records(records) if v and v.startswith("@")]
+    rows = []
+    for variant in budgets:
+        iteration = int(variant[1:])
+        row = [iteration]
+        cpu = [p[1] for seeds in points.get("iou", {}).values() for p in seeds if p[0] == iteration]
+        row.append(f"{np.mean(cpu):.1f}" if cpu else "–")
+        for metric in SUMMARY_METRICS:
+            values = [p[2] for seeds in points.get(metric, {}).values() for p in seeds if p[0] == iteration]
+            row.append(f"{np.mean(values):.3g} ± {np.std(values):.2g} ({len(values)})" if values else "–")
+        rows.append(row)
+    floor_row = ["floor", "–", *(f"{floors[k]:.3g}" if k in floors else "–" for k in (
+        ("centred-box", "iou"), ("kmeans-colour", "acc"), ("kmeans-colour", "nmi"), ("kmeans-colour", "parent_acc"),
+        ("kmeans-colour", "parent_nmi")))]
+    rows.append(floor_row + ["0.5 (claim), 1 (reals)", "–"])
+    text = tabulate(rows, headers=["iterations", "CPU-min", *SUMMARY_METRICS], tablefmt="github")
+    claim_rows = []
+    for variant in budgets:
+        for result in evaluate_claims(records, variant=variant):
+            claim_rows.append([variant[1:], result.claim.text, f"{result.mean:.3g} ± {result.std:.2g}"
+                               if result.mean is not None else "–",
+                               f"{result.floor:.3g}" if result.floor is not None else "–", result.status])
+    claims = tabulate(claim_rows, headers=["iterations", "claim (mean − std > floor)", "OneGAN", "floor", "status"],
+                      tablefmt="github")
+    return text + "\n\n" + claims
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
@@ -157,6 +199,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/curves"))
     parser.add_argument("--work", type=Path, default=Path("runs"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--summary", action="store_true",
+                        help="only print the Markdown summary of every records.jsonl under --out's folder")
     parser.add_argument("--plot", type=Path, default=None,
                         help="also draw the curves of every records.jsonl under --out's folder to this PNG")
 
@@ -169,6 +213,11 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.summary:
+        from data_prep.atomic import read_jsonl
+
+        print(summary_markdown([r for f in sorted(args.out.parent.rglob("records.jsonl")) for r in read_jsonl(f)]))
+        return 0
     records = run_curve(args.preset, _ints(args.seeds, "--seeds"), _ints(args.budgets, "--budgets"), args.out,
                         args.work, args.device)
     if args.plot is not None:

@@ -1,0 +1,120 @@
+"""Why did the tiny OneGAN ignore z? A diagnostic run: train OneGAN (default: the ``tiny`` preset,
+Phase I only, 1,200 iterations, one thread) with config overrides, then measure
+
+- ``spread``: mean pairwise pixel distance of 8 samples sharing a child code (8 z's) over the same for
+  8 real images of that class, averaged over the classes (the pixel-space cousin of the benchmark's
+  ``diversity`` score, which uses evaluator features);
+- IOU of ``segment`` > 0.5 (per-image mean) and child/parent ACC/NMI of ``cluster`` on the object images.
+
+``REPO=/path/to/checkout`` runs another checkout's code (e.g. the networks before the FineGAN
+topology, commit b140446) with this script. Appends one JSON line per run to ``--result``.
+
+    .venv/bin/python scripts/onegan_z_diagnosis.py --name tiny_p1 --set schedule.reconstruction=false
+    .venv/bin/python scripts/onegan_z_diagnosis.py --name ce01 --set model.ndf=16 --classification-scale 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+if os.environ.get("REPO"):
+    sys.path.insert(0, os.environ["REPO"])
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from benchmark.metrics.clustering import clustering_accuracy, nmi  # noqa: E402
+from data_prep.datasets import ObjectImages  # noqa: E402
+from data_prep.prepared import load_prepared  # noqa: E402
+from data_prep.synthetic import write_synthetic  # noqa: E402
+from onegan import losses  # noqa: E402
+from onegan.config import OneGANConfig  # noqa: E402
+from onegan.inference import OneGAN  # noqa: E402
+from onegan.model import parent_of_child, to_unit_range  # noqa: E402
+from onegan.trainer import Trainer  # noqa: E402
+
+
+def _override(config: OneGANConfig, assignment: str) -> OneGANConfig:
+    """``section.field=json`` -> a copy of ``config`` with that field replaced."""
+    key, value = assignment.split("=", 1)
+    section, name = key.split(".")
+    value = json.loads(value)
+    value = tuple(value) if isinstance(value, list) else value
+    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **{name: value})})
+
+
+def _mean_pairwise(x: torch.Tensor) -> float:
+    x = x.flatten(1)
+    return float(torch.cdist(x, x).sum() / (x.shape[0] * (x.shape[0] - 1)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides section.field=json")
+    parser.add_argument("--classification-scale", type=float, default=None, help="scale L_E (Eq. 12)")
+    parser.add_argument("--iterations", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/onegan_z_diagnosis/synthetic"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/onegan_z_diagnosis/runs"))
+    parser.add_argument("--result", type=Path, default=Path("results/onegan_z_diagnosis.jsonl"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if not (args.data / "meta.json").exists():
+        write_synthetic(args.data, seed=0)
+    prepared = load_prepared(args.data)
+    config = OneGANConfig.preset("tiny", prepared.num_classes, prepared.num_parents)
+    if args.iterations:
+        config = config.with_iterations(args.iterations)
+    for assignment in args.set:
+        config = _override(config, assignment)
+    if args.classification_scale is not None:
+        original, scale = losses.classification_loss, args.classification_scale
+        losses.classification_loss = lambda *a: scale * original(*a)
+    cpu = time.process_time()
+    trainer = Trainer(config, prepared, args.work / args.name, seed=args.seed, progress=False)
+    trainer.resume()
+    trainer.run()
+    cpu = time.process_time() - cpu
+    method = OneGAN(trainer.model, config, "cpu")
+    items = [it for it in ObjectImages(prepared, role="fg")]
+    images = torch.stack([it["image"] for it in items])
+    gt = torch.stack([it["mask"] for it in items]).numpy() > 0.5
+    children = np.array([it["class_id"] for it in items])
+    parents = np.array([it["parent_id"] for it in items])
+    masks = method.segment(images).numpy() > 0.5
+    union = (masks | gt).sum((1, 2, 3))
+    iou = float(np.mean(np.where(union > 0, (masks & gt).sum((1, 2, 3)) / np.maximum(union, 1), 1.0)))
+    clusters = method.cluster(images)
+    size, m = config.model.image_size, config.model
+    small = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
+                                            align_corners=False)
+    generator, fake, real = torch.Generator().manual_seed(123), [], []
+    with torch.no_grad():
+        for c in range(m.num_classes):
+            child = torch.full((8,), c)
+            z = torch.randn(8, m.z_dim, generator=generator)
+            out = method.model.generate(child, parent_of_child(child, m.num_classes, m.num_parents), z)
+            fake.append(_mean_pairwise(to_unit_range(out.image)))
+            real.append(_mean_pairwise(small[np.flatnonzero(children == c)[:8]]))
+    row = {"name": args.name, "code": os.environ.get("REPO", "this checkout"), "set": args.set,
+           "classification_scale": args.classification_scale, "seed": args.seed, "iterations": trainer.iteration,
+           "cpu_minutes": round(cpu / 60, 2), "spread": round(float(np.mean(fake) / np.mean(real)), 3),
+           "iou": round(iou, 3), "acc": round(clustering_accuracy(children, clusters.child.numpy()), 3),
+           "nmi": round(nmi(children, clusters.child.numpy()), 3),
+           "parent_acc": round(clustering_accuracy(parents, clusters.parent.numpy()), 3),
+           "parent_nmi": round(nmi(parents, clusters.parent.numpy()), 3)}
+    print(json.dumps(row))
+    args.result.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.result, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
