@@ -192,3 +192,27 @@ def test_fast_path_trains_the_reference_model(prepared, tmp_path, micro_config):
     a, b = _state(fast), _state(reference)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_fake_reconstruction_switches_reach_the_reconstruction_path(prepared, tmp_path, micro_config, monkeypatch):
+    """The README's paper-silent choices: which codes the fake reconstruction mixes in, and whether its
+    input is detached from the generator."""
+    import dataclasses
+
+    seen = []
+    for codes, detach in (("predicted", True), ("known", False)):
+        config = micro_config(6)
+        config = dataclasses.replace(config, loss=dataclasses.replace(
+            config.loss, fake_reconstruction_codes=codes, detach_fake_reconstruction_input=detach))
+        trainer = Trainer(config, prepared, tmp_path / codes, seed=0, progress=False)
+        original = trainer.model.reconstruct
+
+        def spy(image, betas, sample=True, child=None, noise=torch.randn_like, _original=original, _codes=codes):
+            seen.append((_codes, child is not None, image.requires_grad))
+            return _original(image, betas, sample=sample, child=child, noise=noise)
+
+        monkeypatch.setattr(trainer.model, "reconstruct", spy)
+        trainer.iteration = 3  # fake reconstruction on, real reconstruction off (micro_config(6): 2 / 4)
+        trainer.clone_discriminators()
+        trainer.step()
+    assert seen == [("predicted", False, False), ("known", True, True)]
