@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
 
-from baselines.base import Clusters, Method, TrainRequest
 from baselines.object_tensors import load_object_tensors
 from baselines.training_run import RunState, choose_preset, read_checkpoint, resume_payload, run_training
-from data_prep.errors import UserError
+from core.contract import Clusters, Method, TrainRequest
+from core.errors import UserError
 from data_prep.prepared import load_prepared
 
 NAME = "kmeans-colour"

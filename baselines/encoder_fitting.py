@@ -196,7 +196,7 @@ class TwoPhaseRunState:
     optimisers: tuple[str, ...] = ("opt_g", "opt_d", "opt_e")
 
     def state_dict(self) -> dict:
-        from data_prep.provenance import git_commit, package_versions
+        from core.provenance import git_commit, package_versions
 
         state = {
             "method": self.method_name, "config": self.config.to_dict(), "meta": self.meta, "seed": self.seed,

@@ -42,8 +42,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from baselines.base import Clusters, Method
-from data_prep.errors import UserError
+from core.contract import Clusters, Method
+from core.errors import UserError
 from data_prep.prepared import Prepared
 
 NAME = "external"

@@ -47,7 +47,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.base import Clusters, Method, TrainRequest
 from baselines.encoder_fitting import (
     BaselineEncoders,
     EncoderFitConfig,
@@ -78,7 +77,8 @@ from baselines.gan_training import (
     seed_everything,
 )
 from baselines.object_tensors import resize_images, take_batch
-from data_prep.errors import UserError
+from core.contract import Clusters, Method, TrainRequest
+from core.errors import UserError
 from data_prep.prepared import load_prepared
 
 NAME = "finegan"

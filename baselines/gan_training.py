@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data_prep.atomic import append_jsonl, atomic_path, read_jsonl
-from data_prep.checkpoint_file import MethodCheckpointError, load_method_checkpoint
+from core.atomic import append_jsonl, atomic_path, read_jsonl
+from core.checkpoint_file import MethodCheckpointError, load_method_checkpoint
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "losses.jsonl"

@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from baselines.augment import colour_jitter, random_flip, random_resized_crop
-from baselines.base import Clusters, Method, TrainRequest
 from baselines.cnn_blocks import vgg_stage
 from baselines.iic_loss import iic_loss
 from baselines.object_tensors import load_object_tensors, resize_images
@@ -33,6 +32,7 @@ from baselines.training_run import (
     run_training,
     seed_everything,
 )
+from core.contract import Clusters, Method, TrainRequest
 from data_prep.prepared import load_prepared
 
 NAME = "iic"

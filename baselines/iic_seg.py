@@ -29,7 +29,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.augment import colour_jitter, random_flip, unflip
-from baselines.base import Method, TrainRequest
 from baselines.cnn_blocks import vgg_stage
 from baselines.iic_loss import iic_seg_loss
 from baselines.object_tensors import load_object_tensors, resize_images
@@ -42,7 +41,8 @@ from baselines.training_run import (
     run_training,
     seed_everything,
 )
-from data_prep.errors import UserError
+from core.contract import Method, TrainRequest
+from core.errors import UserError
 from data_prep.prepared import load_prepared
 
 NAME = "iic-seg"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data_prep.errors import UserError
+from core.errors import UserError
 from data_prep.prepared import Prepared
 
 

@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from baselines.base import Method, TrainRequest
 from baselines.cnn_blocks import conv_bn_relu
 from baselines.object_tensors import load_object_tensors, resize_images
 from baselines.training_run import (
@@ -43,6 +42,7 @@ from baselines.training_run import (
     run_training,
     seed_everything,
 )
+from core.contract import Method, TrainRequest
 from data_prep.prepared import load_prepared
 
 NAME = "redo"

@@ -28,7 +28,7 @@ import csv
 import math
 from pathlib import Path
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 PAPER_TABLES_CSV = Path(__file__).resolve().parent.parent / "results" / "reported" / "paper_tables.csv"
 COLUMNS = ("table", "block", "row", "method", "dataset", "task", "metric", "value", "mark")

@@ -38,7 +38,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.base import Clusters, Method, TrainRequest
 from baselines.encoder_fitting import (
     BaselineEncoders,
     EncoderFitConfig,
@@ -68,7 +67,8 @@ from baselines.gan_training import (
     seed_everything,
 )
 from baselines.object_tensors import resize_images
-from data_prep.errors import UserError
+from core.contract import Clusters, Method, TrainRequest
+from core.errors import UserError
 from data_prep.prepared import load_prepared
 
 NAME = "stackgan"

@@ -25,8 +25,8 @@ from baselines.gan_training import (  # noqa: F401 - re-exported for the trainer
     save_checkpoint,
     seed_everything,
 )
-from data_prep.errors import UserError
-from data_prep.provenance import git_commit
+from core.errors import UserError
+from core.provenance import git_commit
 
 PresetT = TypeVar("PresetT")
 

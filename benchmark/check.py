@@ -27,7 +27,7 @@ from benchmark import metric_registry
 from benchmark.claims import claims_table, evaluate_claims
 from benchmark.run import run
 from benchmark.table import aggregate
-from data_prep.atomic import atomic_path, read_jsonl
+from core.atomic import atomic_path, read_jsonl
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "records.jsonl"
 LEARNING_REFERENCE = REFERENCE.with_name("learning.jsonl")

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prep": ("data_prep.cli", "prepare a dataset (CUB, Dogs, Cars or the synthetic default)"),

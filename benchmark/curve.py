@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.base import TrainRequest
 from benchmark.methods import obtain_method
 from benchmark.presets import get_preset
 from benchmark.records import RecordStore, make_records
 from benchmark.run import RunContext, ensure_evaluator, prepare_dataset
 from benchmark.tasks import TASKS, EvalOptions
-from data_prep.atomic import atomic_path, write_json_atomic
-from data_prep.errors import UserError
+from core.atomic import atomic_path, write_json_atomic
+from core.contract import TrainRequest
+from core.errors import UserError
 from data_prep.prepared import Prepared
 
 CURVE_TASKS = ("segmentation", "clustering", "generation")
@@ -214,7 +214,7 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
 
 def main(args: argparse.Namespace) -> int:
     if args.summary:
-        from data_prep.atomic import read_jsonl
+        from core.atomic import read_jsonl
 
         print(summary_markdown([r for f in sorted(args.out.parent.rglob("records.jsonl")) for r in read_jsonl(f)]))
         return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.atomic import atomic_path, read_jsonl
+from core.atomic import atomic_path, read_jsonl
 
 # (metric, panel title, floor: (floor method, floor metric, offset, label) or None)
 PANELS = (

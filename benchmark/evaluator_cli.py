@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from benchmark.features.evaluator import ARCHS, EVALUATOR_PRESETS, evaluator_summary, train_evaluator
-from data_prep.locking import path_lock
+from core.locking import path_lock
 from data_prep.prepared import load_prepared
 
 

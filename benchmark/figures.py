@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torchvision.utils import save_image
 
-from baselines.base import Method
 from benchmark.methods import METHODS
 from benchmark.tasks.common import rows_with_masks, rows_with_objects
-from data_prep.atomic import atomic_path
+from core.atomic import atomic_path
+from core.contract import Method
 from data_prep.datasets import ObjectImages
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from baselines.base import Method, TrainRequest
-from data_prep.errors import UserError
-from data_prep.locking import path_lock
+from core.contract import Method, TrainRequest
+from core.errors import UserError
+from core.locking import path_lock
 from data_prep.prepared import Prepared, load_prepared
 
 

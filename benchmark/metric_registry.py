@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.metrics.conditional import TABLE1_CFID, TABLE1_CIS
-from data_prep.errors import UserError
+from core.errors import UserError
 
 TASKS = ("generation", "segmentation", "clustering")
 TABLES = ("1", "2", "3")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 
 @dataclass(frozen=True)

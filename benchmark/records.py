@@ -19,9 +19,9 @@ from pathlib import Path
 
 from benchmark import metric_registry
 from benchmark.protocols import LEGACY_TAG, tag_of
-from data_prep.atomic import append_jsonl_lines, read_jsonl
-from data_prep.locking import path_lock
-from data_prep.provenance import git_commit, package_versions
+from core.atomic import append_jsonl_lines, read_jsonl
+from core.locking import path_lock
+from core.provenance import git_commit, package_versions
 
 RECORDS_FILE = "records.jsonl"
 

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from benchmark.records import RECORDS_FILE
-from data_prep.atomic import bad_lines_path, repair_jsonl
+from core.atomic import bad_lines_path, repair_jsonl
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from baselines.base import TrainRequest
 from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
 from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
@@ -30,8 +29,9 @@ from benchmark.records import RecordStore, make_records
 from benchmark.table import summary_table
 from benchmark.tasks import TASKS, EvalOptions
 from benchmark.training_progress import checkpoint_progress
-from data_prep.errors import UserError
-from data_prep.locking import path_lock
+from core.contract import TrainRequest
+from core.errors import UserError
+from core.locking import path_lock
 from data_prep.prepared import Prepared, load_prepared
 from data_prep.synthetic import write_synthetic
 

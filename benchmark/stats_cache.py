@@ -22,7 +22,7 @@ import numpy as np
 from benchmark.features.extract import extract
 from benchmark.features.registry import Extractor
 from benchmark.metrics.fid import features_to_statistics
-from data_prep.atomic import atomic_path
+from core.atomic import atomic_path
 from data_prep.datasets import ObjectImages
 from data_prep.prepared import Prepared
 

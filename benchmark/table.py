@@ -27,8 +27,8 @@ from baselines.reported import later_sota_records, reported_records
 from benchmark import metric_registry, protocols
 from benchmark.methods import METHODS, title_of
 from benchmark.records import RECORDS_FILE
-from data_prep.atomic import read_jsonl, write_text_atomic
-from data_prep.errors import UserError
+from core.atomic import read_jsonl, write_text_atomic
+from core.errors import UserError
 
 DATASET_TITLES = {"cub": "Birds", "dogs": "Dogs", "cars": "Cars", "synthetic": "Synthetic"}
 # Each table's metric columns, from the metric declarations (benchmark.metric_registry).

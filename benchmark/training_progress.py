@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_prep.checkpoint_file import load_data_only
+from core.checkpoint_file import load_data_only
 
 
 @dataclass(frozen=True)

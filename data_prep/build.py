@@ -34,17 +34,17 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from data_prep.atomic import atomic_directory
+from core.atomic import atomic_directory
+from core.errors import UserError
+from core.provenance import command_line, fingerprint_files, git_commit, package_versions
 from data_prep.backgrounds import BackgroundRule, box_free_squares
 from data_prep.crop import box_in_crop, clip_box, crop_image, crop_mask, finegan_crop_rect
 from data_prep.drc_crops import write_drc_crop
-from data_prep.errors import UserError
 from data_prep.images import UnreadableImageError, load_mask_values, load_rgb
 from data_prep.masks import PSEUDO_MASK_MODES, check_mask_weights
 from data_prep.masks.gt import load_gt_mask
 from data_prep.masks.pseudo import MaskJob, write_jobs
 from data_prep.prepared import MANIFEST_COLUMNS, PAPER_CLASS_COUNTS, parent_of, write_tables
-from data_prep.provenance import command_line, fingerprint_files, git_commit, package_versions
 from data_prep.readers import get_reader
 from data_prep.records import DatasetSource, SourceImage
 from data_prep.split import BG_FRACTION, split_roles

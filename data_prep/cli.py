@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.errors import UserError
 from data_prep.backgrounds import BackgroundRule
-from data_prep.errors import UserError
 from data_prep.masks import MASK_MODES
 from data_prep.prepared import load_prepared
 from data_prep.summary import summarize
@@ -45,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from data_prep.locking import path_lock
+    from core.locking import path_lock
 
     with path_lock(args.out, f"preparing {args.dataset}"):
         out = _prepare(args)

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 
 class UnreadableImageError(UserError, OSError):

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 MANIFEST_COLUMNS = [
     "image_id", "path", "class_id", "class_name", "parent_id",

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from data_prep.atomic import atomic_directory
-from data_prep.errors import UserError
+from core.atomic import atomic_directory
+from core.errors import UserError
+from core.provenance import command_line, package_versions
 from data_prep.prepared import MANIFEST_COLUMNS, write_tables
-from data_prep.provenance import command_line, package_versions
 from data_prep.test_lists import synthetic_test_ids, write_test_list
 
 GENERATOR_VERSION = 1

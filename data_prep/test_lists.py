@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from data_prep.atomic import write_text_atomic
-from data_prep.errors import UserError
+from core.atomic import write_text_atomic
+from core.errors import UserError
 from data_prep.records import DatasetSource
 
 OFFICIAL_TEST_FILE = "official_test.txt"

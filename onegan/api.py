@@ -2,7 +2,7 @@
 
 ``request.ablation`` (a name from ``onegan.config.ABLATIONS``), ``request.iterations`` (phase
 boundaries scale with it), ``request.batch_size`` (the global batch) and ``request.precision``
-come from ``baselines.base.TrainRequest``.
+come from ``core.contract.TrainRequest``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from baselines.base import TrainRequest
+from core.contract import TrainRequest
 from data_prep.prepared import load_prepared
 from onegan.config import OneGANConfig
 from onegan.distributed import init_from_environment, shutdown

@@ -3,7 +3,7 @@
 A checkpoint holds the config, the next iteration to run (the schedule position and, since batches
 are a pure function of the iteration, the data stream's position), the networks, every discriminator
 pair, every optimiser, and the RNG states (Python, NumPy, torch CPU and CUDA). It is written with
-``data_prep.atomic.atomic_path``: a run killed at any moment leaves the previous checkpoint intact.
+``core.atomic.atomic_path``: a run killed at any moment leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from data_prep.atomic import atomic_path
-from data_prep.checkpoint_file import load_method_checkpoint
-from data_prep.errors import UserError
+from core.atomic import atomic_path
+from core.checkpoint_file import load_method_checkpoint
+from core.errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1

@@ -28,8 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from baselines.base import TrainRequest
-    from data_prep.locking import main_process_lock
+    from core.contract import TrainRequest
+    from core.locking import main_process_lock
     from onegan.api import train
 
     request = TrainRequest(data=args.data, out=args.out, preset=args.preset, seed=args.seed, resume=args.resume,

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 Normalization = Literal["glu-lnorm", "glu-inorm", "lnorm", "inorm"]
 NORMALIZATIONS: tuple[str, ...] = ("glu-lnorm", "glu-inorm", "lnorm", "inorm")

@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 BUCKET_BYTES = 25 * 1024 ** 2   # gradient bucket size (DDP's default)
 

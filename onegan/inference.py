@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from baselines.base import Clusters, Method
+from core.contract import Clusters, Method
 from onegan.checkpoint import load_checkpoint
 from onegan.config import OneGANConfig
 from onegan.mixup import inference_mixup_weights

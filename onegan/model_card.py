@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from data_prep.errors import UserError
+from core.errors import UserError
 from onegan.config import OneGANConfig
 from onegan.finegan_reference import FINEGAN_SOURCE, REFERENCE_FILE, finegan_module_params
 

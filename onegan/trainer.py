@@ -22,8 +22,8 @@ from torch import nn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from data_prep.atomic import append_jsonl, atomic_path, read_jsonl, write_json_atomic
-from data_prep.errors import UserError
+from core.atomic import append_jsonl, atomic_path, read_jsonl, write_json_atomic
+from core.errors import UserError
 from data_prep.prepared import Prepared
 from onegan import losses
 from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint

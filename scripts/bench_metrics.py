@@ -31,10 +31,10 @@ from benchmark.features import InceptionExtractor, extract  # noqa: E402
 from benchmark.features.inception import save_random_inception_weights  # noqa: E402
 from benchmark.generation_scores import generation_scores  # noqa: E402
 from benchmark.metrics import features_to_statistics, fid  # noqa: E402
-from data_prep.atomic import write_text_atomic  # noqa: E402
+from core.atomic import write_text_atomic  # noqa: E402
+from core.provenance import git_commit, package_versions  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
 from data_prep.prepared import load_prepared  # noqa: E402
-from data_prep.provenance import git_commit, package_versions  # noqa: E402
 from data_prep.synthetic import write_synthetic  # noqa: E402
 
 

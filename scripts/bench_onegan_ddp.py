@@ -130,8 +130,8 @@ def main() -> None:
         worker(*args.worker, args.preset, args.steps)
         return
 
-    from data_prep.atomic import write_text_atomic
-    from data_prep.provenance import git_commit
+    from core.atomic import write_text_atomic
+    from core.provenance import git_commit
     from data_prep.synthetic import write_synthetic
     from onegan.config import OneGANConfig
 

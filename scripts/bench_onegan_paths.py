@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from data_prep.atomic import write_text_atomic
+from core.atomic import write_text_atomic
+from core.provenance import git_commit
 from data_prep.prepared import load_prepared
-from data_prep.provenance import git_commit
 from data_prep.synthetic import write_synthetic
 from onegan.config import OneGANConfig
 from onegan.trainer import Trainer

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from data_prep.atomic import write_text_atomic
+from core.atomic import write_text_atomic
+from core.provenance import git_commit
 from data_prep.prepared import load_prepared
-from data_prep.provenance import git_commit
 from data_prep.synthetic import write_synthetic
 from onegan.config import OneGANConfig
 from onegan.trainer import Trainer

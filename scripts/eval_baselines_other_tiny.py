@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.base import TrainRequest
 from baselines.classical import CentredBox
 from baselines.object_tensors import load_object_tensors
 from benchmark.metrics.clustering import clustering_accuracy, nmi
 from benchmark.metrics.segmentation import mask_overlaps
-from data_prep.atomic import write_json_atomic
+from core.atomic import write_json_atomic
+from core.contract import TrainRequest
+from core.provenance import git_commit, package_versions
 from data_prep.prepared import load_prepared
-from data_prep.provenance import git_commit, package_versions
 
 MODULES = {"iic": "baselines.iic", "iic-seg": "baselines.iic_seg", "redo": "baselines.redo",
            "kmeans-colour": "baselines.classical"}

@@ -47,7 +47,7 @@ def _finish(args: list[str]) -> None:
 
 def _records(out: Path) -> tuple[list[dict], int]:
     """The records of ``out`` and how many of its lines are corrupt (interior or tail)."""
-    from data_prep.atomic import _parse_lines
+    from core.atomic import _parse_lines
 
     path = out / "records.jsonl"
     records, bad, _ = _parse_lines(path)

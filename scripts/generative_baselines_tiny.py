@@ -17,13 +17,13 @@ import numpy as np
 import torch
 
 from baselines import finegan, stackgan
-from baselines.base import TrainRequest
 from baselines.object_tensors import load_object_tensors
 from benchmark.metrics.clustering import clustering_accuracy, nmi
 from benchmark.metrics.segmentation import iou
-from data_prep.atomic import write_json_atomic
+from core.atomic import write_json_atomic
+from core.contract import TrainRequest
+from core.provenance import git_commit, package_versions
 from data_prep.prepared import load_prepared
-from data_prep.provenance import git_commit, package_versions
 from data_prep.synthetic import write_synthetic
 
 

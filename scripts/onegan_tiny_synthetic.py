@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
 
-from baselines.base import TrainRequest
 from baselines.classical import ColourKMeansConfig, colour_features
 from benchmark.metrics.clustering import clustering_accuracy, nmi
-from data_prep.atomic import write_json_atomic
+from core.atomic import write_json_atomic
+from core.contract import TrainRequest
+from core.provenance import command_line, git_commit, package_versions
 from data_prep.datasets import ObjectImages
 from data_prep.prepared import load_prepared
-from data_prep.provenance import command_line, git_commit, package_versions
 from data_prep.synthetic import write_synthetic
 from onegan.api import load, train
 

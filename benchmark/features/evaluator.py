@@ -33,12 +33,12 @@ from tqdm import tqdm
 
 from benchmark.features.inception import file_digest
 from benchmark.features.registry import Extractor, default_device, register_extractor
-from data_prep.atomic import atomic_path
-from data_prep.checkpoint_file import load_data_only
+from core.atomic import atomic_path
+from core.checkpoint_file import load_data_only
+from core.errors import MissingWeightsError, UserError
+from core.provenance import git_commit, package_versions
 from data_prep.datasets import ObjectImages
-from data_prep.errors import MissingWeightsError, UserError
 from data_prep.prepared import Prepared, load_prepared
-from data_prep.provenance import git_commit, package_versions
 
 CHECKPOINT_FORMAT = "onegan-bench-evaluator/1"
 ARCHS = ("small", "inception_v3")

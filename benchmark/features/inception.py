@@ -20,9 +20,9 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
 from benchmark.features.registry import Extractor, default_device, register_extractor
-from data_prep.atomic import atomic_path
-from data_prep.checkpoint_file import load_data_only
-from data_prep.errors import MissingWeightsError
+from core.atomic import atomic_path
+from core.checkpoint_file import load_data_only
+from core.errors import MissingWeightsError
 
 WEIGHTS_ENV = "ONEGAN_INCEPTION_WEIGHTS"
 WEIGHTS_FILE_NAME = "weights-inception-2015-12-05-6726825d.pth"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from benchmark.protocols import c3gan2022, drc2021, onegan2020
 from benchmark.protocols.base import Protocol, ProtocolError, Source
-from data_prep.errors import UserError
+from core.errors import UserError
 
 DEFAULT = "onegan2020"
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (onegan2020.PROTOCOL, c3gan2022.PROTOCOL, drc2021.PROTOCOL)}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 ClusterScorer = Callable[[np.ndarray, np.ndarray, int | None, int | None], dict[str, float]]
 MaskScorer = Callable[[object, object], dict[str, float]]

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from baselines.base import Method
 from benchmark.protocols.images import protocol_rows
 from benchmark.tasks.common import EvalOptions, segment_batch, subsample
+from core.contract import Method
+from core.errors import UserError
 from data_prep.drc_crops import DRC_DIR, drc_paths
-from data_prep.errors import UserError
 from data_prep.prepared import Prepared
 
 

@@ -17,7 +17,7 @@ TASKS = {
     "segmentation": evaluate_segmentation,
     "clustering": evaluate_clustering,
 }
-# The Method capability each task needs (see baselines.base.Method.tasks).
+# The Method capability each task needs (see core.contract.Method.tasks).
 TASK_CAPABILITY = {"generation": "generate", "segmentation": "segment", "clustering": "cluster"}
 
 __all__ = ["TASKS", "TASK_CAPABILITY", "EvalOptions", "TaskResult"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from baselines.base import Method
 from benchmark import protocols
 from benchmark.metrics import nmi
 from benchmark.protocols.images import protocol_rows
@@ -20,6 +19,7 @@ from benchmark.tasks.common import (
     iterate_images,
     subsample,
 )
+from core.contract import Method
 from data_prep.prepared import Prepared
 
 

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from baselines.base import Clusters, Method
+from core.contract import Clusters, Method
 from data_prep.datasets import ObjectImages
 from data_prep.prepared import Prepared
 

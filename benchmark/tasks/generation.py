@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from baselines.base import Method
 from benchmark.generation_scores import generation_scores
 from benchmark.metrics.conditional import TABLE1_CFID, TABLE1_CIS
 from benchmark.tasks.clustering import collect_clusters
 from benchmark.tasks.common import EvalOptions, TaskResult
+from core.contract import Method
+from core.errors import UserError
 from data_prep.datasets import ObjectImages
-from data_prep.errors import UserError
 from data_prep.prepared import Prepared
 
 if TYPE_CHECKING:

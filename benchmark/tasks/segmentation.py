@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from baselines.base import Method
 from benchmark import protocols
 from benchmark.metrics import dice, iou
 from benchmark.protocols.drc2021 import undefined_images
@@ -26,7 +25,8 @@ from benchmark.tasks.common import (
     segment_batch,
     subsample,
 )
-from data_prep.errors import UserError
+from core.contract import Method
+from core.errors import UserError
 from data_prep.prepared import Prepared
 
 

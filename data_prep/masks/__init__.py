@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_prep.errors import MissingWeightsError, UserError
+from core.errors import MissingWeightsError, UserError
 
 MASK_MODES = ("gt", "deeplabv3-torchvision", "deeplabv3-gluoncv", "none")
 PSEUDO_MASK_MODES = ("deeplabv3-torchvision", "deeplabv3-gluoncv")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.errors import MissingWeightsError, UserError
+from core.errors import MissingWeightsError, UserError
 from data_prep.masks import GLUONCV_MODEL_NAME, check_mask_weights
 from data_prep.masks.pseudo import MaskJob, batches, finish_job, load_normalised, read_jobs
 

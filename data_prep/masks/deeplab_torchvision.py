@@ -15,8 +15,8 @@ import torch
 from torchvision.models.segmentation import deeplabv3_resnet101
 from tqdm import tqdm
 
-from data_prep.checkpoint_file import UnsafeCheckpointError, load_data_only
-from data_prep.errors import UserError
+from core.checkpoint_file import UnsafeCheckpointError, load_data_only
+from core.errors import UserError
 from data_prep.masks.pseudo import MaskJob, batches, finish_job, load_normalised
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 
 class DatasetLayoutError(UserError, FileNotFoundError):

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from baselines import classical
-from baselines.base import TrainRequest
 from baselines.classical import CentredBox, ColourKMeansConfig, FeatureKMeans, colour_features
-from data_prep.errors import UserError
+from core.contract import TrainRequest
+from core.errors import UserError
 
 
 def test_colour_histogram_matches_numpy() -> None:

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from baselines import finegan
-from baselines.base import TrainRequest
 from baselines.encoder_fitting import parent_codes
 from baselines.finegan import (
     BackgroundDiscriminator,
@@ -22,6 +21,7 @@ from baselines.finegan import (
 )
 from baselines.gan_training import CheckpointError, read_losses
 from baselines.object_tensors import bbox_in_crop, load_object_tensors, take_batch
+from core.contract import TrainRequest
 from data_prep.prepared import load_prepared, parent_of
 from data_prep.synthetic import write_synthetic
 

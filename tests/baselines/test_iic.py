@@ -10,9 +10,9 @@ import torch
 from sklearn.metrics import mutual_info_score
 
 from baselines import iic, iic_seg
-from baselines.base import TrainRequest
 from baselines.iic_loss import iic_loss, iic_seg_loss, joint_from_pixel_pairs, mutual_information
 from baselines.iic_seg import border_share
+from core.contract import TrainRequest
 
 
 def _brute_force_mi(p1: np.ndarray, p2: np.ndarray) -> float:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from baselines import redo
-from baselines.base import TrainRequest
-from data_prep.errors import UserError
+from core.contract import TrainRequest
+from core.errors import UserError
 
 
 def test_redraw_follows_equation_2() -> None:

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from baselines import stackgan
-from baselines.base import TaskNotSupported, TrainRequest
 from baselines.gan_training import CheckpointError, read_losses
 from baselines.stackgan import (
     LatentCells,
@@ -18,7 +17,8 @@ from baselines.stackgan import (
     color_consistency_loss,
     color_statistics,
 )
-from data_prep.errors import UserError
+from core.contract import TaskNotSupported, TrainRequest
+from core.errors import UserError
 from data_prep.synthetic import write_synthetic
 
 SMOKE = StackGANConfig.preset("smoke")

@@ -8,8 +8,8 @@ import pytest
 
 from benchmark.curve import run_curve
 from benchmark.curve_plot import curve_points, plot_curves
-from data_prep.atomic import read_jsonl
-from data_prep.errors import UserError
+from core.atomic import read_jsonl
+from core.errors import UserError
 
 FAST = ("segmentation", "clustering")  # generation needs the evaluator: scored once, at the end
 

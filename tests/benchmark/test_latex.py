@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.table import build_tables, render
-from data_prep.atomic import read_jsonl
+from core.atomic import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERFULL_TOLERANCE_PT = 2.0

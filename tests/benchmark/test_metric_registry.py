@@ -13,8 +13,8 @@ from benchmark.check import SCORED_METRICS, TOLERANCES, compare
 from benchmark.metric_registry import Metric, UnknownMetricError
 from benchmark.records import TASK_METRICS, RecordStore, make_records
 from benchmark.table import TABLE_METRICS, build_tables, render
-from data_prep.atomic import read_jsonl
-from data_prep.errors import UserError
+from core.atomic import read_jsonl
+from core.errors import UserError
 
 REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference"
 
@@ -138,9 +138,9 @@ def test_method_tasks_follow_from_the_class_capabilities():
     """A method's capabilities are declared once, in its class; the registry's tasks derive from them."""
     import importlib
 
-    from baselines.base import Method
     from benchmark.methods import METHODS
     from benchmark.tasks import TASK_CAPABILITY
+    from core.contract import Method
 
     for entry in METHODS.values():
         module, _, name = entry.method_class.partition(":")

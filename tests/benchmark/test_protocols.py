@@ -18,7 +18,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from benchmark import protocols
 from benchmark.protocols.drc2021 import binarise_gt, undefined_images
-from data_prep.errors import UserError
+from core.errors import UserError
 
 
 # ---- C3-GAN's evaluation, loop by loop --------------------------------------------------------------

@@ -11,7 +11,7 @@ from PIL import Image
 from benchmark.cli import main as bench
 from benchmark.run import run
 from benchmark.table import table
-from data_prep.atomic import read_jsonl
+from core.atomic import read_jsonl
 from data_prep.prepared import load_prepared
 from data_prep.synthetic import write_synthetic
 

@@ -15,7 +15,7 @@ import pytest
 from benchmark import presets
 from benchmark.run import run
 from benchmark.table import table
-from data_prep.atomic import read_jsonl
+from core.atomic import read_jsonl
 from data_prep.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from benchmark.cli import main as cli_main
-from data_prep.atomic import (
+from core.atomic import (
     AtomicWriteError,
     CorruptJsonlError,
     append_jsonl,
@@ -20,7 +20,7 @@ from data_prep.atomic import (
     read_jsonl,
     write_json_atomic,
 )
-from data_prep.locking import lock_path_for, path_lock
+from core.locking import lock_path_for, path_lock
 
 
 def test_atomic_path_keeps_old_file_on_error(tmp_path):

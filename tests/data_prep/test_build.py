@@ -13,9 +13,9 @@ from PIL import Image
 
 import data_prep.build as build_module
 from benchmark.cli import main as bench_main
+from core.errors import MissingWeightsError, UserError
 from data_prep.backgrounds import rect_intersects_box
 from data_prep.build import PrepOptions, build
-from data_prep.errors import MissingWeightsError, UserError
 from data_prep.images import UnreadableImageError
 from data_prep.prepared import MANIFEST_COLUMNS, load_prepared
 

@@ -11,7 +11,7 @@ import torch
 
 from benchmark.cli import main as cli_main
 from benchmark.methods import METHODS
-from data_prep.checkpoint_file import UnsafeCheckpointError, load_data_only
+from core.checkpoint_file import UnsafeCheckpointError, load_data_only
 
 
 class _Payload:

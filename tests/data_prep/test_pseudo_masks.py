@@ -13,8 +13,8 @@ import pytest
 from conftest import make_cars, make_dogs
 from PIL import Image
 
+from core.errors import UserError
 from data_prep.build import PrepOptions, build
-from data_prep.errors import UserError
 from data_prep.masks.pseudo import box_mask, keep_class_in_box
 from data_prep.prepared import load_prepared
 

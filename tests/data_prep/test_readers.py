@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import make_cars, make_cub, make_dogs
 
-from data_prep.errors import UserError
+from core.errors import UserError
 from data_prep.readers import READERS, cars, cub, dogs
 from data_prep.readers.layout import DatasetLayoutError
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from data_prep.datasets import BackgroundPatches, ObjectImages
-from data_prep.errors import UserError
 from data_prep.prepared import load_prepared, parent_of
 from data_prep.synthetic import write_synthetic
 

@@ -144,7 +144,7 @@ def test_scores_agree_with_torch_fidelity_on_the_same_evaluator(trained, tiny_pr
 
 
 def test_init_weights_errors(tiny_prepared, tmp_path):
-    from data_prep.errors import MissingWeightsError
+    from core.errors import MissingWeightsError
 
     with pytest.raises(MissingWeightsError, match="inception_v3_google-0cc3c7bd.pth"):
         train_evaluator(tiny_prepared, "inception_v3", tmp_path / "x.pt", init=tmp_path / "absent.pth",

@@ -7,7 +7,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 
 from benchmark.features import WEIGHTS_ENV, WEIGHTS_FILE_NAME, extract, get_extractor
 from benchmark.features.inception import InceptionExtractor, save_random_inception_weights
-from data_prep.errors import MissingWeightsError
+from core.errors import MissingWeightsError
 
 
 @pytest.fixture(scope="module")

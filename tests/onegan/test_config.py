@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from data_prep.errors import UserError
+from core.errors import UserError
 from onegan.config import ABLATIONS, OneGANConfig
 
 
@@ -65,7 +65,7 @@ def test_round_trip_and_errors():
 
 
 def test_batch_size_and_precision_options(tmp_path):
-    from baselines.base import TrainRequest
+    from core.contract import TrainRequest
     from onegan.api import build_config
 
     request = TrainRequest(data=tmp_path, out=tmp_path, preset="smoke", batch_size=12, precision="bf16")

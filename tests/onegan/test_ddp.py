@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from data_prep.errors import UserError
+from core.errors import UserError
 from onegan.checkpoint import load_checkpoint
 from onegan.distributed import ProcessGroup, _buckets, local_batch_size
 from onegan.trainer import Trainer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from data_prep.atomic import read_jsonl
+from core.atomic import read_jsonl
 from onegan import losses
 from onegan.api import load
 from onegan.checkpoint import load_checkpoint

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from data_prep.errors import UserError
+from core.errors import UserError
 
 
 class UnsafeCheckpointError(UserError):

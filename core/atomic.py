@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from data_prep.errors import UserError
-from data_prep.locking import path_lock
+from core.errors import UserError
+from core.locking import path_lock
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
