@@ -152,6 +152,22 @@ def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tupl
     return out / "records.jsonl"
 
 
+def snapshot_figures(preset: str, work: Path, seed: int, budget: int, out_dir: Path, device: str = "cpu") -> list[Path]:
+    """The benchmark's figures (generation: a child code per row, a different z per column;
+    segmentation; reconstruction; translation) of one kept snapshot."""
+    from benchmark.figures import method_figures
+    from onegan.inference import OneGAN
+
+    run_preset = get_preset(preset)
+    prepared = prepare_dataset("synthetic", run_preset, work)
+    snapshot = work / "curves" / prepared.fingerprint / preset / f"seed{seed}" / "onegan" / f"snapshot_{budget:07d}.pt"
+    if not snapshot.exists():
+        raise UserError(f"no snapshot {snapshot}; run `bench curve` with that budget first")
+    ctx = RunContext(preset=run_preset, prepared=prepared, work=work, store=None, device=device, force=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return method_figures(ctx, "onegan", OneGAN.from_checkpoint(snapshot, device), out_dir)
+
+
 SUMMARY_METRICS = ("iou", "acc", "nmi", "parent_acc", "parent_nmi", "diversity", "fid")
 
 
@@ -201,6 +217,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--summary", action="store_true",
                         help="only print the Markdown summary of every records.jsonl under --out's folder")
+    parser.add_argument("--figures", type=int, default=None, metavar="BUDGET",
+                        help="only draw the figures of the first seed's snapshot at BUDGET into --out's folder/figures")
     parser.add_argument("--plot", type=Path, default=None,
                         help="also draw the curves of every records.jsonl under --out's folder to this PNG")
 
@@ -213,6 +231,12 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.figures is not None:
+        seed = _ints(args.seeds, "--seeds")[0]
+        for path in snapshot_figures(args.preset, args.work, seed, args.figures, args.out.parent / "figures",
+                                     args.device):
+            print(path)
+        return 0
     if args.summary:
         from core.atomic import read_jsonl
 
