@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmark.curve import run_curve
+from benchmark.curve import run_curve, snapshot_figures
 from benchmark.curve_plot import curve_points, plot_curves
 from core.atomic import read_jsonl
 from core.errors import UserError
@@ -46,6 +46,8 @@ def test_curve_records_snapshots_resumes_and_extends(tmp_path):
     assert next(run_dir.rglob("checkpoint.pt")).stat().st_mtime_ns == before
     diversity = [r for r in read_jsonl(records_file) if r["metric"] == "diversity"]
     assert len(diversity) == 1 and diversity[0]["options"]["iteration"] == 26 and diversity[0]["value"] > 0
+    figures = snapshot_figures("smoke", work, 0, 26, tmp_path / "figures")
+    assert {p.name for p in figures} >= {"onegan_generation.png", "onegan_reconstruction.png"}
     png = plot_curves(records_file, tmp_path / "curves.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
