@@ -61,7 +61,7 @@ def plot_curves(records_files: Path | list[Path], out: Path) -> Path:
             cpu = np.array([np.mean([c for c, _ in by_iteration[i]]) for i in its])
             mean = np.array([np.mean([v for _, v in by_iteration[i]]) for i in its])
             std = np.array([np.std([v for _, v in by_iteration[i]]) for i in its])
-            ax.plot(cpu, mean, color="tab:blue", lw=2, marker="o", label=f"OneGAN (mean of {len(seeds)} seeds)")
+            ax.plot(cpu, mean, color="tab:blue", lw=2, marker="o", label="OneGAN (mean ± std of the seeds at a budget)")
             ax.fill_between(cpu, mean - std, mean + std, color="tab:blue", alpha=0.15)
             top = ax.secondary_xaxis("top", functions=(lambda x, c=cpu, i=its: np.interp(x, c, i),
                                                        lambda x, c=cpu, i=its: np.interp(x, i, c)))
