@@ -177,10 +177,10 @@ def summary_markdown(records: list[dict]) -> str:
     from tabulate import tabulate
 
     from benchmark.claims import evaluate_claims, variants_with_records
-    from benchmark.curve_plot import curve_points
+    from benchmark.curve_plot import curve_points, floor_values
 
     points = curve_points(records)
-    floors = {(r["method"], r["metric"]): r["value"] for r in records if r["method"] != "onegan"}
+    floors = floor_values(records)
     budgets = [v for v in variants_with_records(records) if v and v.startswith("@")]
     rows = []
     for variant in budgets:
