@@ -164,14 +164,28 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         return method
 
 
+def parse_ablations(ablations: str | None) -> tuple[str, ...]:
+    """``--ablations``: a comma list of Table 3 rows (``reference`` and ``ABLATION_VARIANTS``), in
+    Table 3's order; None: every row. Separate processes on separate rows share one ``--out``."""
+    every = (ABLATION_REFERENCE, *ABLATION_VARIANTS)
+    if ablations is None:
+        return every
+    asked = [a.strip() for a in ablations.split(",") if a.strip()]
+    unknown = [a for a in asked if a not in every]
+    if unknown or not asked:
+        raise UserError(f"unknown ablation {unknown[0] if unknown else ablations!r}; choose from {', '.join(every)}")
+    return tuple(v for v in every if v in asked)
+
+
 def run(task: str = "all", dataset: str = "synthetic", methods: str | None = None, preset: str = "tiny",
         seeds: str = "0", out: str | Path = "results/latest", work: str | Path = "runs", force: bool = False,
         device: str | None = None, evaluator: str | Path | None = None,
         checkpoints: dict[str, Path] | None = None, figures: bool = True,
         inception_weights: str | Path | None = None, ablation_preset: str | None = None,
-        protocol: str = protocols.DEFAULT) -> list[dict]:
+        protocol: str = protocols.DEFAULT, ablations: str | None = None) -> list[dict]:
     """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
     run_preset = get_preset(preset, ablation_preset)
+    variants = parse_ablations(ablations)
     work = Path(work)
     if task == "all":
         tasks = list(ALL_TASKS) + (["ablation"] if run_preset.all_includes_ablation else [])
@@ -210,7 +224,7 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
                 if source is not None:
                     figure_sources.setdefault(name, source)
         if "ablation" in tasks:
-            for variant in (ABLATION_REFERENCE, *ABLATION_VARIANTS):
+            for variant in variants:
                 evaluate_cells(ctx, "onegan", variant, list(ALL_TASKS), seed)
     records = ctx.store.load()
     print(summary_table(records, ctx.prepared.fingerprint))
@@ -243,6 +257,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(weights-inception-2015-12-05-6726825d.pth; or env ONEGAN_INCEPTION_WEIGHTS)")
     parser.add_argument("--protocol", default=protocols.DEFAULT, choices=protocols.names(),
                         help="score under this paper's conventions (see `bench protocols`)")
+    parser.add_argument("--ablations", default=None, metavar="ROWS",
+                        help="only these Table 3 rows (comma list of reference, "
+                             f"{', '.join(ABLATION_VARIANTS)}); processes on different rows may share --out")
     parser.add_argument("--no-figures", action="store_true")
 
 
@@ -257,5 +274,5 @@ def main(args: argparse.Namespace) -> int:
         out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
         checkpoints=checkpoints, figures=not args.no_figures,
         inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"),
-        ablation_preset=args.ablation_preset, protocol=args.protocol)
+        ablation_preset=args.ablation_preset, protocol=args.protocol, ablations=args.ablations)
     return 0

@@ -34,9 +34,15 @@ def build_config(request: TrainRequest, num_classes: int, num_parents: int) -> O
     return config.with_ablation(getattr(request, "ablation", None))
 
 
-def _device(request: TrainRequest) -> torch.device:
+def training_device(request: TrainRequest) -> torch.device:
+    """The device a training request runs on: ``request.device`` (a bare ``cuda`` becomes this
+    process's GPU, ``LOCAL_RANK`` under torchrun: ``torch.cuda.set_device`` needs an index), else
+    this process's GPU when there is one, else the CPU."""
     if request.device:
-        return torch.device(request.device)
+        device = torch.device(request.device)
+        if device.type == "cuda" and device.index is None:  # "cuda": this process's GPU under torchrun
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return torch.device("cpu")
@@ -49,7 +55,7 @@ def train(request: TrainRequest, progress: bool = True) -> Path:
 
     prepared = load_prepared(request.data)
     config = build_config(request, prepared.num_classes, prepared.num_parents)
-    device = _device(request)
+    device = training_device(request)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     group = init_from_environment(device)

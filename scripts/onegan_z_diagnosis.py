@@ -1,5 +1,5 @@
 """Why did the tiny OneGAN ignore z? A diagnostic run: train OneGAN (default: the ``tiny`` preset,
-Phase I only, 1,200 iterations, one thread) with config overrides, then measure
+1,200 iterations, one thread) with config overrides, then measure
 
 - ``spread``: mean pairwise pixel distance of 8 samples sharing a child code (8 z's) over the same for
   8 real images of that class, averaged over the classes (the pixel-space cousin of the benchmark's
@@ -54,35 +54,9 @@ def _mean_pairwise(x: torch.Tensor) -> float:
     return float(torch.cdist(x, x).sum() / (x.shape[0] * (x.shape[0] - 1)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--set", nargs="*", default=[], help="config overrides section.field=json")
-    parser.add_argument("--classification-scale", type=float, default=None, help="scale L_E (Eq. 12)")
-    parser.add_argument("--iterations", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", type=Path, default=Path("/tmp/onegan_z_diagnosis/synthetic"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/onegan_z_diagnosis/runs"))
-    parser.add_argument("--result", type=Path, default=Path("results/onegan_z_diagnosis.jsonl"))
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    if not (args.data / "meta.json").exists():
-        write_synthetic(args.data, seed=0)
-    prepared = load_prepared(args.data)
-    config = OneGANConfig.preset("tiny", prepared.num_classes, prepared.num_parents)
-    if args.iterations:
-        config = config.with_iterations(args.iterations)
-    for assignment in args.set:
-        config = _override(config, assignment)
-    if args.classification_scale is not None:
-        original, scale = losses.classification_loss, args.classification_scale
-        losses.classification_loss = lambda *a: scale * original(*a)
-    cpu = time.process_time()
-    trainer = Trainer(config, prepared, args.work / args.name, seed=args.seed, progress=False)
-    trainer.resume()
-    trainer.run()
-    cpu = time.process_time() - cpu
-    method = OneGAN(trainer.model, config, "cpu")
+def _score(trainer: Trainer, config: OneGANConfig, prepared, device: str) -> dict:
+    """Spread, IOU and child/parent ACC/NMI of the trainer's current model (see the module docstring)."""
+    method = OneGAN(trainer.model, config, device)
     items = [it for it in ObjectImages(prepared, role="fg")]
     images = torch.stack([it["image"] for it in items])
     gt = torch.stack([it["mask"] for it in items]).numpy() > 0.5
@@ -100,20 +74,71 @@ def main() -> None:
         for c in range(m.num_classes):
             child = torch.full((8,), c)
             z = torch.randn(8, m.z_dim, generator=generator)
-            out = method.model.generate(child, parent_of_child(child, m.num_classes, m.num_parents), z)
-            fake.append(_mean_pairwise(to_unit_range(out.image)))
+            parent = parent_of_child(child, m.num_classes, m.num_parents)
+            out = method.model.generate(child.to(device), parent.to(device), z.to(device))
+            fake.append(_mean_pairwise(to_unit_range(out.image).cpu()))
             real.append(_mean_pairwise(small[np.flatnonzero(children == c)[:8]]))
-    row = {"name": args.name, "code": os.environ.get("REPO", "this checkout"), "set": args.set,
-           "classification_scale": args.classification_scale, "seed": args.seed, "iterations": trainer.iteration,
-           "cpu_minutes": round(cpu / 60, 2), "spread": round(float(np.mean(fake) / np.mean(real)), 3),
-           "iou": round(iou, 3), "acc": round(clustering_accuracy(children, clusters.child.numpy()), 3),
-           "nmi": round(nmi(children, clusters.child.numpy()), 3),
-           "parent_acc": round(clustering_accuracy(parents, clusters.parent.numpy()), 3),
-           "parent_nmi": round(nmi(parents, clusters.parent.numpy()), 3)}
-    print(json.dumps(row))
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.result, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
+    trainer.model.train()  # OneGAN() switched it to eval; training may go on
+    return {"spread": round(float(np.mean(fake) / np.mean(real)), 3), "iou": round(iou, 3),
+            "acc": round(clustering_accuracy(children, clusters.child.numpy()), 3),
+            "nmi": round(nmi(children, clusters.child.numpy()), 3),
+            "parent_acc": round(clustering_accuracy(parents, clusters.parent.numpy()), 3),
+            "parent_nmi": round(nmi(parents, clusters.parent.numpy()), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides section.field=json")
+    parser.add_argument("--classification-scale", type=float, default=None, help="scale L_E (Eq. 12)")
+    parser.add_argument("--iterations", type=int, default=None)
+    parser.add_argument("--budgets", default=None,
+                        help="comma-separated iterations to score one run at (the schedule's phase "
+                             "boundaries stay where the preset puts them; the run extends to the last)")
+    parser.add_argument("--deadline-minutes", type=float, default=None,
+                        help="stop training after this wall time and score where the run stands")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/onegan_z_diagnosis/synthetic"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/onegan_z_diagnosis/runs"))
+    parser.add_argument("--result", type=Path, default=Path("results/onegan_z_diagnosis.jsonl"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if not (args.data / "meta.json").exists():
+        write_synthetic(args.data, seed=0)
+    prepared = load_prepared(args.data)
+    config = OneGANConfig.preset("tiny", prepared.num_classes, prepared.num_parents)
+    if args.iterations:
+        config = config.with_iterations(args.iterations)
+    for assignment in args.set:
+        config = _override(config, assignment)
+    budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [config.schedule.iterations]
+    config = dataclasses.replace(config, schedule=dataclasses.replace(config.schedule, iterations=max(budgets)))
+    if args.classification_scale is not None:
+        original, scale = losses.classification_loss, args.classification_scale
+        losses.classification_loss = lambda *a: scale * original(*a)
+    trainer = Trainer(config, prepared, args.work / args.name, seed=args.seed, device=args.device, progress=False)
+    trainer.resume()
+    start, cpu = time.monotonic(), time.process_time()
+    for budget in budgets:
+        out_of_time = False
+        while trainer.iteration < budget and not out_of_time:
+            trainer.run(until=min(budget, trainer.iteration + 100))
+            out_of_time = (args.deadline_minutes is not None
+                           and time.monotonic() - start > 60 * args.deadline_minutes)
+        row = {"name": args.name, "code": os.environ.get("REPO", "this checkout"), "set": args.set,
+               "classification_scale": args.classification_scale, "seed": args.seed,
+               "iterations": trainer.iteration, "device": args.device,
+               "cpu_minutes": round((time.process_time() - cpu) / 60, 2),
+               "wall_minutes": round((time.monotonic() - start) / 60, 2),
+               **_score(trainer, config, prepared, args.device)}
+        print(json.dumps(row), flush=True)
+        args.result.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.result, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if out_of_time:
+            break
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from benchmark.cli import main as bench
 from benchmark.run import run
 from benchmark.table import table
 from core.atomic import read_jsonl
+from core.errors import UserError
 from data_prep.prepared import load_prepared
 from data_prep.synthetic import write_synthetic
 
@@ -125,3 +126,17 @@ def test_ablation_task_records_every_variant_at_its_scale(prepared_dir, tmp_path
     assert scale_label(full, None) == scale_label(small, None) == "tiny"
     # The tiny demo's `--task all` leaves Table 3 out unless an ablation scale is asked for.
     assert not get_preset("tiny").all_includes_ablation and full.preset.all_includes_ablation
+
+
+def test_ablations_option_runs_only_the_named_rows(prepared_dir, tmp_path):
+    from benchmark.run import ABLATION_REFERENCE, ABLATION_VARIANTS, parse_ablations
+
+    assert parse_ablations(None) == (ABLATION_REFERENCE, *ABLATION_VARIANTS)
+    assert parse_ablations("no-rm, reference") == (ABLATION_REFERENCE, "no-rm")  # Table 3's order
+    with pytest.raises(UserError, match="unknown ablation 'no-such'"):
+        parse_ablations("no-rm,no-such")
+    out = tmp_path / "out"
+    run(task="ablation", dataset=str(prepared_dir), preset="smoke", out=out, work=tmp_path / "work",
+        figures=False, ablations="no-rm,reference")
+    records = [r for r in read_jsonl(out / "records.jsonl") if r["method"] == "onegan"]
+    assert {r["variant"] for r in records} == {ABLATION_REFERENCE, "no-rm"}

@@ -1,6 +1,7 @@
 import dataclasses
 
 import pytest
+import torch
 
 from core.errors import UserError
 from onegan.config import ABLATIONS, OneGANConfig
@@ -82,3 +83,19 @@ def test_batch_size_and_precision_options(tmp_path):
     legacy["train"].pop("precision")
     legacy["train"]["mixed_precision"] = True
     assert OneGANConfig.from_dict(legacy).train.precision == "fp32"
+
+
+def test_training_device_gives_a_bare_cuda_an_index(tmp_path, monkeypatch):
+    # torch.cuda.set_device("cuda") raises: the bare name must become cuda:LOCAL_RANK (found on a GPU box).
+    from core.contract import TrainRequest
+    from onegan.api import training_device
+
+    def request(device):
+        return TrainRequest(data=tmp_path, out=tmp_path, device=device)
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert training_device(request("cuda")) == torch.device("cuda", 0)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert training_device(request("cuda")) == torch.device("cuda", 3)
+    assert training_device(request("cuda:1")) == torch.device("cuda", 1)
+    assert training_device(request("cpu")) == torch.device("cpu")
