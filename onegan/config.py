@@ -16,6 +16,8 @@ from core.errors import UserError
 Normalization = Literal["glu-lnorm", "glu-inorm", "lnorm", "inorm"]
 NORMALIZATIONS: tuple[str, ...] = ("glu-lnorm", "glu-inorm", "lnorm", "inorm")
 Precision = Literal["fp32", "bf16"]
+BackgroundCode = Literal["parent", "single"]
+BACKGROUND_CODES: tuple[str, ...] = ("parent", "single")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
@@ -50,12 +52,19 @@ class ModelConfig:
     mixup_codes_beta: float | None = None     # beta_1, beta_2 (v_p/v_c vs encoder predictions)
     mixup_bypass_beta: float | None = None    # beta_3, beta_4 (A_fg/A_bg vs bypasses B_fg/B_bg)
     bypass: bool = True             # False: the reconstruction path ignores B_fg/B_bg ("no bypass")
+    # e_bg (Eq. 1): "parent" is the paper's e_bg = e_p (backgrounds follow the parent, as water birds
+    # follow water); "single" gives every class one background code, for data whose backgrounds carry
+    # no class (the synthetic world), where a parent-coded background is a cue the encoders can read
+    # on fakes and that real images do not have (README "What the clusters follow").
+    background_code: BackgroundCode = "parent"
 
     def __post_init__(self) -> None:
         if self.image_size < 32 or self.image_size & (self.image_size - 1):
             raise UserError(f"image_size must be a power of two >= 32, got {self.image_size}")
         if self.normalization not in NORMALIZATIONS:
             raise UserError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.background_code not in BACKGROUND_CODES:
+            raise UserError(f"background_code must be one of {BACKGROUND_CODES}, got {self.background_code!r}")
         if self.num_classes < 1 or self.num_parents < 1:
             raise UserError(f"need NC, NP >= 1, got NC={self.num_classes}, NP={self.num_parents}")
         if self.ngf < 4 or self.ngf % 4:

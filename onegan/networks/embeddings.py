@@ -1,4 +1,5 @@
-"""Learned code embeddings (Eq. 2): v_bg = V_bg(e_bg), v_p = V_p(e_p), v_c = V_c(e_c), with e_bg = e_p (Eq. 1).
+"""Learned code embeddings (Eq. 2): v_bg = V_bg(e_bg), v_p = V_p(e_p), v_c = V_c(e_c), with e_bg = e_p (Eq. 1),
+or one background code for every class (``ModelConfig.background_code = "single"``).
 
 The one-hot vectors e are passed as class indices (an embedding lookup equals a linear map of the
 one-hot vector).
@@ -25,9 +26,12 @@ class CodeEmbeddings(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.background = nn.Embedding(config.num_parents, config.background_code_dim)  # V_bg, indexed by e_bg = e_p
+        # V_bg, indexed by e_bg = e_p (or by one shared index: ModelConfig.background_code = "single")
+        self.single_background = config.background_code == "single"
+        self.background = nn.Embedding(1 if self.single_background else config.num_parents, config.background_code_dim)
         self.parent = nn.Embedding(config.num_parents, config.parent_code_dim)      # V_p
         self.child = nn.Embedding(config.num_classes, config.child_code_dim)       # V_c
 
     def forward(self, child: torch.Tensor, parent: torch.Tensor) -> Codes:
-        return Codes(self.background(parent), self.parent(parent), self.child(child))
+        background = torch.zeros_like(parent) if self.single_background else parent
+        return Codes(self.background(background), self.parent(parent), self.child(child))

@@ -85,3 +85,27 @@ def test_other_normalisation_variants():
     assert torch.allclose(glu_norm("inorm", 4)(x), ix[:, :4] * torch.sigmoid(ix[:, 4:]), atol=1e-5)
     with pytest.raises(ValueError):
         glu_norm("batchnorm", 4)
+
+
+def test_background_code_follows_the_parent_or_is_single():
+    import dataclasses
+
+    from core.errors import UserError
+
+    config = OneGANConfig.preset("smoke", 6, 2)
+    child = torch.arange(6)
+    parent = child // 3
+    paper = OneGANModel(config.model).embeddings(child, parent)
+    # Eq. 1: e_bg = e_p, so v_bg differs between parents and agrees within one.
+    assert torch.equal(paper.v_bg[0], paper.v_bg[2]) and not torch.equal(paper.v_bg[0], paper.v_bg[3])
+    single = dataclasses.replace(config.model, background_code="single")
+    model = OneGANModel(single)
+    codes = model.embeddings(child, parent)
+    assert model.embeddings.background.num_embeddings == 1
+    assert all(torch.equal(codes.v_bg[0], v) for v in codes.v_bg)  # one background code for every class
+    assert not torch.equal(codes.v_p[0], codes.v_p[3])               # the parent code is untouched
+    with pytest.raises(UserError, match="background_code must be one of"):
+        dataclasses.replace(config.model, background_code="child")
+    legacy = config.to_dict()
+    legacy["model"].pop("background_code")
+    assert OneGANConfig.from_dict(legacy).model.background_code == "parent"  # configs written before it

@@ -1,0 +1,78 @@
+"""What do the clusters follow? For kept OneGAN snapshots (``bench curve``'s ``snapshot_<budget>.pt``)
+and the colour k-means floor, the NMI of the child and parent clusters on the synthetic world's object
+images against each cue the world is built from (``data_prep.synthetic``): the child class, the parent
+(shape), the hue family (child j of every parent shares its colour pair), the texture, and the hue of
+the image's background (the mean colour outside the object's mask, in 6 hue bins; independent of the
+class by construction).
+
+A child clustering that follows hue alone scores NMI(hue) near its maximum and NMI(child) at about
+log 3 / log 12 of it; the parent clustering should follow the shape. One JSON line per model to
+``--result``.
+
+    .venv/bin/python scripts/onegan_cluster_cues.py --data runs/synthetic-12c4p2400n64px \\
+        --kmeans runs/checkpoints/<fp>/tiny/seed0/kmeans-colour/checkpoint.pt \\
+        runs/curves/<fp>/tiny/seed0/onegan/snapshot_*.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import colorsys
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from baselines.classical import load as load_colour_kmeans
+from benchmark.metrics.clustering import nmi
+from core.provenance import git_commit
+from data_prep.datasets import ObjectImages
+from data_prep.prepared import load_prepared
+from data_prep.synthetic import TEXTURES
+from onegan.inference import OneGAN
+
+
+def cues(prepared) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    """The object images and, per image, each cue's label."""
+    items = list(ObjectImages(prepared, role="fg"))
+    child = np.array([it["class_id"] for it in items])
+    per_parent = prepared.num_classes // prepared.num_parents
+    parent, hue = child // per_parent, child % per_parent
+    texture = (hue + parent) % len(TEXTURES)  # index into TEXTURES, as child_appearances assigns it
+    images = torch.stack([it["image"] for it in items])
+    outside = (torch.stack([it["mask"] for it in items]) < 0.5).float()
+    background = ((images * outside).sum((2, 3)) / outside.sum((2, 3)).clamp(min=1)).numpy()
+    background_hue = np.array([int(colorsys.rgb_to_hsv(*rgb)[0] * 6) % 6 for rgb in background])
+    return images, {"child": child, "parent": parent, "hue": hue, "texture": texture,
+                    "background_hue": background_hue}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("snapshots", nargs="*", type=Path)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--kmeans", type=Path, default=None, help="the colour k-means floor's checkpoint")
+    parser.add_argument("--result", type=Path, default=Path("results/onegan_cluster_cues.jsonl"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    prepared = load_prepared(args.data)
+    images, labels = cues(prepared)
+    models = [("kmeans-colour", str(args.kmeans), load_colour_kmeans(args.kmeans))] if args.kmeans else []
+    models += [("onegan", str(s), OneGAN.from_checkpoint(s, "cpu")) for s in args.snapshots]
+    for name, source, model in models:
+        clusters = model.cluster(images)
+        row = {"method": name, "checkpoint": source, "dataset_fingerprint": prepared.fingerprint,
+               "git_commit": git_commit(), "images": len(images)}
+        for level, predicted in (("child", clusters.child.numpy()), ("parent", clusters.parent.numpy())):
+            row[f"{level}_clusters_used"] = len(np.unique(predicted))
+            for cue, truth in labels.items():
+                row[f"{level}_nmi_{cue}"] = round(nmi(truth, predicted), 4)
+        print(json.dumps(row), flush=True)
+        args.result.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.result, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
