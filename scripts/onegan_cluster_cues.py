@@ -48,21 +48,51 @@ def cues(prepared) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
                     "background_hue": background_hue}
 
 
+CUES = ("child", "parent", "hue", "texture", "background_hue")
+
+
+def summary(rows: list[dict]) -> str:
+    """Markdown: mean NMI of each model group's child and parent clusters against every cue."""
+    import re
+
+    from tabulate import tabulate
+
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        budget = re.search(r"snapshot_0*(\d+)", r["checkpoint"])
+        variant = re.search(r"--set (\S+) at iteration (\S+)", r["checkpoint"])  # a diagnosis run's row
+        label = ("k-means on colour histograms" if r["method"] == "kmeans-colour"
+                 else f"OneGAN tiny @ {budget.group(1)} it" if budget
+                 else f"OneGAN tiny, {variant.group(1)} @ {variant.group(2)} it" if variant
+                 else f"OneGAN: {r['checkpoint']}")
+        groups.setdefault(label, []).append(r)
+    table = []
+    for label, members in groups.items():
+        for level in ("child", "parent"):
+            table.append([label if level == "child" else "", level, len(members),
+                          *(f"{np.mean([m[f'{level}_nmi_{cue}'] for m in members]):.3f}" for cue in CUES)])
+    return tabulate(table, headers=["model", "clusters", "runs", *(f"NMI({c})" for c in CUES)], tablefmt="github")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("snapshots", nargs="*", type=Path)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--kmeans", type=Path, default=None, help="the colour k-means floor's checkpoint")
     parser.add_argument("--result", type=Path, default=Path("results/onegan_cluster_cues.jsonl"))
+    parser.add_argument("--summary", action="store_true", help="only print the Markdown table of --result")
     args = parser.parse_args()
+    if args.summary:
+        print(summary([json.loads(line) for line in args.result.read_text().splitlines() if line.strip()]))
+        return
     torch.set_num_threads(1)
     prepared = load_prepared(args.data)
     images, labels = cues(prepared)
-    models = [("kmeans-colour", str(args.kmeans), load_colour_kmeans(args.kmeans))] if args.kmeans else []
-    models += [("onegan", str(s), OneGAN.from_checkpoint(s, "cpu")) for s in args.snapshots]
-    for name, source, model in models:
-        clusters = model.cluster(images)
-        row = {"method": name, "checkpoint": source, "dataset_fingerprint": prepared.fingerprint,
+    models = [("kmeans-colour", args.kmeans, load_colour_kmeans)] if args.kmeans else []
+    models += [("onegan", s, lambda path: OneGAN.from_checkpoint(path, "cpu")) for s in args.snapshots]
+    for name, source, load in models:
+        clusters = load(source).cluster(images)
+        row = {"method": name, "checkpoint": str(source), "dataset_fingerprint": prepared.fingerprint,
                "git_commit": git_commit(), "images": len(images)}
         for level, predicted in (("child", clusters.child.numpy()), ("parent", clusters.parent.numpy())):
             row[f"{level}_clusters_used"] = len(np.unique(predicted))
