@@ -18,6 +18,8 @@ NORMALIZATIONS: tuple[str, ...] = ("glu-lnorm", "glu-inorm", "lnorm", "inorm")
 Precision = Literal["fp32", "bf16"]
 BackgroundCode = Literal["parent", "single"]
 BACKGROUND_CODES: tuple[str, ...] = ("parent", "single")
+ReconstructionClassCodes = Literal["argmax", "straight-through"]
+RECONSTRUCTION_CLASS_CODES: tuple[str, ...] = ("argmax", "straight-through")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
@@ -57,6 +59,10 @@ class ModelConfig:
     # no class (the synthetic world), where a parent-coded background is a cue the encoders can read
     # on fakes and that real images do not have (README "What the clusters follow").
     background_code: BackgroundCode = "parent"
+    # The one-hot ê_p, ê_c the reconstruction path embeds (paper-silent): "argmax" (hard; the class
+    # heads learn only from L_E on fakes) or "straight-through" (the same hard one-hot forward, the
+    # softmax's gradient backward, so reconstructing real images also trains the class heads).
+    reconstruction_class_codes: ReconstructionClassCodes = "argmax"
 
     def __post_init__(self) -> None:
         if self.image_size < 32 or self.image_size & (self.image_size - 1):
@@ -65,6 +71,9 @@ class ModelConfig:
             raise UserError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.background_code not in BACKGROUND_CODES:
             raise UserError(f"background_code must be one of {BACKGROUND_CODES}, got {self.background_code!r}")
+        if self.reconstruction_class_codes not in RECONSTRUCTION_CLASS_CODES:
+            raise UserError(f"reconstruction_class_codes must be one of {RECONSTRUCTION_CLASS_CODES}, "
+                            f"got {self.reconstruction_class_codes!r}")
         if self.num_classes < 1 or self.num_parents < 1:
             raise UserError(f"need NC, NP >= 1, got NC={self.num_classes}, NP={self.num_parents}")
         if self.ngf < 4 or self.ngf % 4:

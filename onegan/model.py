@@ -99,9 +99,14 @@ class OneGANModel(nn.Module):
         parent = shape.parent_logits.argmax(1)
         if child is None:
             child = style.child_logits.argmax(1)
+            if self.config.reconstruction_class_codes == "straight-through":
+                v_bg, v_p, v_c = self.embeddings.from_one_hot(straight_through_one_hot(style.child_logits),
+                                                              straight_through_one_hot(shape.parent_logits))
+            else:
+                v_bg, v_p, v_c = self.embeddings(child, parent)
         else:
             parent = parent_of_child(child, self.config.num_classes, self.config.num_parents)
-        v_bg, v_p, v_c = self.embeddings(child, parent)
+            v_bg, v_p, v_c = self.embeddings(child, parent)
         v_p_mix = mix(v_p, v_p_hat, betas.beta1)                                  # mixup 1
         v_c_mix = mix(v_c, v_c_hat, betas.beta2)                                  # mixup 2
         preimage_fg = self.foreground_generator.preimage(v_p_mix, z_hat)
@@ -113,6 +118,13 @@ class OneGANModel(nn.Module):
         background = self.background_generator.image(mix(preimage_bg, bypass_bg, betas.beta4))  # mixup 4
         return Reconstructed(compose(background, foreground, mask), foreground, mask, background,
                              shape, style, bypass_bg, v_p, v_c, parent, child)
+
+
+def straight_through_one_hot(logits: torch.Tensor) -> torch.Tensor:
+    """one_hot(argmax) forward, the softmax's gradient backward (``reconstruction_class_codes``)."""
+    soft = logits.float().softmax(1)
+    hard = F.one_hot(soft.argmax(1), soft.shape[1]).to(soft.dtype)
+    return (hard + soft - soft.detach()).to(logits.dtype)
 
 
 def to_model_range(images: torch.Tensor, size: int) -> torch.Tensor:

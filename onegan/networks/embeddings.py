@@ -32,6 +32,13 @@ class CodeEmbeddings(nn.Module):
         self.parent = nn.Embedding(config.num_parents, config.parent_code_dim)      # V_p
         self.child = nn.Embedding(config.num_classes, config.child_code_dim)       # V_c
 
+    def from_one_hot(self, child: torch.Tensor, parent: torch.Tensor) -> Codes:
+        """The same codes from one-hot (or relaxed, e.g. straight-through) rows e_c (N, NC), e_p (N, NP):
+        v = e · V, differentiable in e."""
+        background = (self.background.weight.expand(parent.shape[0], -1) if self.single_background
+                      else parent @ self.background.weight)
+        return Codes(background, parent @ self.parent.weight, child @ self.child.weight)
+
     def forward(self, child: torch.Tensor, parent: torch.Tensor) -> Codes:
         background = torch.zeros_like(parent) if self.single_background else parent
         return Codes(self.background(background), self.parent(parent), self.child(child))

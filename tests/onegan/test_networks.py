@@ -109,3 +109,30 @@ def test_background_code_follows_the_parent_or_is_single():
     legacy = config.to_dict()
     legacy["model"].pop("background_code")
     assert OneGANConfig.from_dict(legacy).model.background_code == "parent"  # configs written before it
+
+
+@pytest.mark.parametrize("codes", ["argmax", "straight-through"])
+def test_reconstruction_class_codes(codes):
+    """Straight-through ê: the same reconstruction forward as argmax, plus a gradient into the class
+    logits (argmax gives them none)."""
+    import dataclasses
+
+    from onegan.mixup import inference_mixup_weights
+
+    config = OneGANConfig.preset("smoke", 6, 2).model
+    torch.manual_seed(0)
+    reference = OneGANModel(config)
+    model = OneGANModel(dataclasses.replace(config, reconstruction_class_codes=codes))
+    model.load_state_dict(reference.state_dict())
+    logits = {}
+    model.style_encoder.register_forward_hook(lambda m, i, out: logits.update(child=out.child_logits))
+    model.shape_encoder.register_forward_hook(lambda m, i, out: logits.update(parent=out.parent_logits))
+    images = torch.randn(4, 3, 32, 32)
+    weights = inference_mixup_weights(4, config)
+    out = model.reconstruct(images, weights, sample=False)
+    with torch.no_grad():
+        expected = reference.reconstruct(images, weights, sample=False)
+    torch.testing.assert_close(out.image, expected.image, atol=1e-5, rtol=0)
+    grads = torch.autograd.grad(out.image.square().sum(), [logits["child"], logits["parent"]], allow_unused=True)
+    reaches = [g is not None and g.abs().sum() > 0 for g in grads]
+    assert reaches == ([True, True] if codes == "straight-through" else [False, False])
