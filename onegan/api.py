@@ -38,14 +38,11 @@ def training_device(request: TrainRequest) -> torch.device:
     """The device a training request runs on: ``request.device`` (a bare ``cuda`` becomes this
     process's GPU, ``LOCAL_RANK`` under torchrun: ``torch.cuda.set_device`` needs an index), else
     this process's GPU when there is one, else the CPU."""
+    local_gpu = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     if request.device:
         device = torch.device(request.device)
-        if device.type == "cuda" and device.index is None:  # "cuda": this process's GPU under torchrun
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device("cpu")
+        return local_gpu if device.type == "cuda" and device.index is None else device
+    return local_gpu if torch.cuda.is_available() else torch.device("cpu")
 
 
 def train(request: TrainRequest, progress: bool = True) -> Path:
