@@ -26,6 +26,7 @@ import torch
 
 from baselines.classical import load as load_colour_kmeans
 from benchmark.metrics.clustering import nmi
+from core.atomic import append_jsonl, read_jsonl
 from core.provenance import git_commit
 from data_prep.datasets import ObjectImages
 from data_prep.prepared import load_prepared
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true", help="only print the Markdown table of --result")
     args = parser.parse_args()
     if args.summary:
-        print(summary([json.loads(line) for line in args.result.read_text().splitlines() if line.strip()]))
+        print(summary(read_jsonl(args.result)))
         return
     torch.set_num_threads(1)
     prepared = load_prepared(args.data)
@@ -100,8 +101,7 @@ def main() -> None:
                 row[f"{level}_nmi_{cue}"] = round(nmi(truth, predicted), 4)
         print(json.dumps(row), flush=True)
         args.result.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.result, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_jsonl(args.result, row)  # locked: sweeps run many of these on one file
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmark.metrics.clustering import clustering_accuracy, nmi  # noqa: E402
+from core.atomic import append_jsonl  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
 from data_prep.prepared import load_prepared  # noqa: E402
 from data_prep.synthetic import write_synthetic  # noqa: E402
@@ -135,8 +136,7 @@ def main() -> None:
                **_score(trainer, config, prepared, args.device)}
         print(json.dumps(row), flush=True)
         args.result.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.result, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_jsonl(args.result, row)  # locked: sweeps run many of these on one file
         if out_of_time:
             break
 
