@@ -63,6 +63,10 @@ class ModelConfig:
     # heads learn only from L_E on fakes) or "straight-through" (the same hard one-hot forward, the
     # softmax's gradient backward, so reconstructing real images also trains the class heads).
     reconstruction_class_codes: ReconstructionClassCodes = "argmax"
+    # Q_m (paper-silent, networks/mask_classifier.py): True adds a classifier of φ_p from the generated
+    # mask I_m alone, trained with the generator by LossConfig.mask_parent_weight · CE(Q_m(I_m), φ_p),
+    # so that the outline, not only the whole image, carries the parent.
+    mask_parent_classifier: bool = False
 
     def __post_init__(self) -> None:
         if self.image_size < 32 or self.image_size & (self.image_size - 1):
@@ -129,6 +133,8 @@ class LossConfig:
     # True: the fake reconstruction's input I is detached, so L_AE on fakes trains the encoders and
     # the generators' reconstruction, not the generation that made I.
     detach_fake_reconstruction_input: bool = True
+    # Weight of CE(Q_m(I_m), φ_p) in L_GEN when ModelConfig.mask_parent_classifier is on (paper-silent).
+    mask_parent_weight: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,12 @@ def classification_loss(parent_logits: torch.Tensor, parent: torch.Tensor, child
             + F.cross_entropy(discriminator_child_logits.float(), child))
 
 
+def mask_parent_loss(mask_parent_logits: torch.Tensor, parent: torch.Tensor) -> torch.Tensor:
+    """CE(Q_m(I_m), φ_p): the parent from the generated mask alone (``ModelConfig.mask_parent_classifier``,
+    not in the paper; added to L_E with ``LossConfig.mask_parent_weight``)."""
+    return F.cross_entropy(mask_parent_logits.float(), parent)
+
+
 def latent_distance_loss(v_c: torch.Tensor, mu_c: torch.Tensor, v_p: torch.Tensor, mu_p: torch.Tensor,
                          preimage_fg: torch.Tensor, bypass_fg: torch.Tensor,
                          preimage_bg: torch.Tensor, bypass_bg: torch.Tensor,

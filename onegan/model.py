@@ -18,6 +18,7 @@ from onegan.mixup import MixupWeights, mix
 from onegan.networks.embeddings import CodeEmbeddings
 from onegan.networks.encoders import BackgroundEncoder, ShapeCode, ShapeEncoder, StyleCode, StyleEncoder
 from onegan.networks.generators import BackgroundGenerator, ForegroundGenerator, compose
+from onegan.networks.mask_classifier import MaskParentClassifier
 
 
 class Generated(NamedTuple):
@@ -66,6 +67,8 @@ class OneGANModel(nn.Module):
         self.shape_encoder = ShapeEncoder(config)                # E_p
         self.style_encoder = StyleEncoder(config)                # E_c
         self.background_encoder = BackgroundEncoder(config)      # E_bg
+        # Q_m (paper-silent): built only when switched on, so the paper's model has no extra weights.
+        self.mask_parent_classifier = MaskParentClassifier(config) if config.mask_parent_classifier else None
 
     def generate(self, child: torch.Tensor, parent: torch.Tensor, z: torch.Tensor) -> Generated:
         """Generation path (Fig. 1): (e_bg = e_p, e_p, e_c, z) -> I, with mixup off."""

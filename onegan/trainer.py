@@ -308,6 +308,9 @@ class Trainer:
                                             generated.preimage_bg.detach(), bypass_bg, self.config.model.bypass)
         l_rv = losses.code_regularization_loss(generated.v_bg, generated.v_p, generated.v_c)
         named.update({"gen/L_E": l_e, "gen/L_MSE": l_mse, "gen/L_Rv": l_rv})
+        if model.mask_parent_classifier is not None:
+            l_qm = named["gen/L_Qm"] = losses.mask_parent_loss(model.mask_parent_classifier(generated.mask), parent)
+            l_e = l_e + loss_cfg.mask_parent_weight * l_qm
         l_rm = None
         if loss_cfg.use_mask_regularization:
             l_rm = named["gen/L_RM"] = self._mask_prior(generated.mask)

@@ -136,3 +136,77 @@ def test_reconstruction_class_codes(codes):
     grads = torch.autograd.grad(out.image.square().sum(), [logits["child"], logits["parent"]], allow_unused=True)
     reaches = [g is not None and g.abs().sum() > 0 for g in grads]
     assert reaches == ([True, True] if codes == "straight-through" else [False, False])
+
+
+def _outline_masks(lobes: torch.Tensor, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """Radial-star masks r(θ) = 1 + 0.35·cos(kθ) with k = ``lobes`` at random pose, scale and position."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(lobes)
+    scale = (0.22 + 0.1 * torch.rand(n, generator=g)) * size
+    centre = size / 2 + (torch.rand(n, 2, generator=g) - 0.5) * 0.25 * size
+    rot = torch.rand(n, generator=g) * 6.283
+    yy, xx = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    dx, dy = xx - centre[:, 0, None, None], yy - centre[:, 1, None, None]
+    r = torch.hypot(dx, dy) / scale[:, None, None]
+    theta = torch.atan2(dy, dx) + rot[:, None, None]
+    return (r <= 1 + 0.35 * torch.cos(lobes[:, None, None] * theta)).float()[:, None]
+
+
+def test_mask_parent_classifier_is_off_in_the_paper_and_reads_outlines():
+    """Q_m: absent by default (the paper's weights, old checkpoints); switched on, it tells outlines
+    apart at any pose, and CE(Q_m(I_m), φ_p) reaches the generator's mask head."""
+    import dataclasses
+
+    import torch.nn.functional as F
+
+    from onegan import losses
+    from onegan.networks.mask_classifier import MaskParentClassifier
+
+    config = OneGANConfig.preset("smoke", 6, 2).model
+    assert OneGANModel(config).mask_parent_classifier is None
+    assert not any(k.startswith("mask_parent_classifier") for k in OneGANModel(config).state_dict())
+    on = dataclasses.replace(config, mask_parent_classifier=True)
+    model = OneGANModel(on)
+    assert OneGANConfig.from_dict(dataclasses.replace(OneGANConfig.preset("smoke", 6, 2), model=on).to_dict()
+                                  ).model.mask_parent_classifier
+
+    gen = model.generate(torch.tensor([0, 4]), torch.tensor([0, 1]), torch.randn(2, on.z_dim))
+    loss = losses.mask_parent_loss(model.mask_parent_classifier(gen.mask), torch.tensor([0, 1]))
+    grads = torch.autograd.grad(loss, list(model.foreground_generator.to_mask.parameters()))
+    assert all(g.abs().sum() > 0 for g in grads)
+
+    # 3 vs 5 lobes at random poses: a fresh Q_m learns them and scores held-out masks well above chance.
+    torch.manual_seed(0)
+    classifier = MaskParentClassifier(dataclasses.replace(config, ndf=16))
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=2e-3)
+    labels = torch.arange(256) % 2
+    train = _outline_masks(3 + 2 * labels, seed=1)
+    for _ in range(150):
+        optimizer.zero_grad()
+        F.cross_entropy(classifier(train), labels).backward()
+        optimizer.step()
+    held_out = _outline_masks(3 + 2 * labels, seed=2)
+    accuracy = (classifier(held_out).argmax(1) == labels).float().mean()
+    assert accuracy > 0.9, float(accuracy)
+
+
+def test_canonical_outline_hides_position_size_and_grey_level():
+    """Q_m's input: one outline drawn at two positions and sizes, and at two grey levels, gives the
+    same canonical image (up to resampling), while a different outline does not; gradients reach the mask."""
+    from onegan.networks.mask_classifier import canonical_outline
+
+    def star(lobes, scale, cx, cy, size=64):
+        yy, xx = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+        r = torch.hypot(xx - cx, yy - cy) / scale
+        return (r <= 1 + 0.3 * torch.cos(lobes * torch.atan2(yy - cy, xx - cx))).float()[None, None]
+
+    small, large = star(4, 8, 20, 24), star(4, 14, 34, 30)
+    other = star(3, 12, 32, 32)
+    grey = 0.7 * large  # above the 0.5 threshold everywhere inside: the same outline
+    out = canonical_outline(torch.cat([small, large, grey, other]))
+    assert (out[0] - out[1]).abs().mean() < 0.05, float((out[0] - out[1]).abs().mean())
+    torch.testing.assert_close(out[1], out[2], atol=1e-5, rtol=0)
+    assert (out[1] - out[3]).abs().mean() > 3 * (out[0] - out[1]).abs().mean()
+    mask = large.clone().requires_grad_(True)
+    (canonical_outline(mask) * torch.randn(1, 1, 64, 64)).sum().backward()
+    assert mask.grad.abs().sum() > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from core.atomic import read_jsonl
@@ -129,8 +131,10 @@ def test_logged_losses_are_the_active_losses_under_every_ablation(prepared, tmp_
 
     short = {GENERATION: "gen", FAKE_RECONSTRUCTION: "fake", REAL_RECONSTRUCTION: "real"}
     totals = {"L_D", "L_G", "L_GEN", "L_AE"}
-    for ablation in (None, *ABLATIONS):
-        config = micro_config(6).with_ablation(ablation)
+    for ablation in (None, "mask-parent", *ABLATIONS):
+        config = micro_config(6).with_ablation(None if ablation == "mask-parent" else ablation)
+        if ablation == "mask-parent":  # the paper-silent Q_m switch adds L_Qm to the generation path
+            config = dataclasses.replace(config, model=dataclasses.replace(config.model, mask_parent_classifier=True))
         schedule = PhaseSchedule(config.schedule)
         trainer = Trainer(config, prepared, tmp_path / str(ablation), seed=0, progress=False)
         iteration = max(t for t in (0, schedule.fake_start or 0, schedule.real_start or 0))
