@@ -1,7 +1,7 @@
 """``bench curve``: a method's metrics at increasing training budgets (learning curves).
 
     bench curve [--method onegan|finegan] [--preset tiny] [--seeds 0,1,2] [--budgets 1200,2400,4800,9600]
-                [--out results/curves] [--work runs] [--plot results/curves/curves.png]
+                [--out results/curves] [--work runs] [--plot results/curves/curves.png] [--compare FOLDER]
 
 One long, resumable run per seed: the run preset's config of the method with its schedule extended to
 the largest budget (OneGAN: its phase boundaries kept at their iteration, so Phase II starts where the
@@ -13,8 +13,8 @@ CPU-minutes trained so far) to ``<out>/records.jsonl``. A killed curve resumes f
 and skips recorded budgets. Every budget's model is kept as ``snapshot_<budget>.pt`` beside the run, so
 a task added later is scored on the same model. The floors (centred box, k-means on colour histograms
 at k = NC and k = NP) are scored once per dataset into the same file. ``--plot`` draws every metric
-against CPU-minutes, floors as lines; ``--summary`` prints the Markdown table; both read every
-records.jsonl under ``--out``'s folder.
+against CPU-minutes, floors as lines, one style per method; ``--summary`` prints the Markdown table;
+both read every records.jsonl under ``--out``'s folder and the ``--compare`` folders.
 """
 
 from __future__ import annotations
@@ -169,37 +169,41 @@ SUMMARY_METRICS = ("iou", "acc", "nmi", "parent_acc", "parent_nmi", "diversity",
 
 
 def summary_markdown(records: list[dict]) -> str:
-    """Markdown: OneGAN's metrics (mean ± std over seeds) at each budget beside the floors, and the
-    demo's claims (``benchmark.claims``) at each budget."""
+    """Markdown: each curve method's metrics (mean ± std over seeds) at each of its budgets, one row
+    per (method, budget), beside the floors; then the demo's claims (``benchmark.claims``, OneGAN's)
+    at each OneGAN budget."""
     from tabulate import tabulate
 
     from benchmark.claims import evaluate_claims, variants_with_records
-    from benchmark.curve_plot import curve_points, floor_values
+    from benchmark.curve_plot import curve_methods, curve_points, floor_values
+    from benchmark.methods import title_of
 
-    points = curve_points(records)
     floors = floor_values(records)
-    budgets = [v for v in variants_with_records(records) if v and v.startswith("@")]
     rows = []
-    for variant in budgets:
-        iteration = int(variant[1:])
-        row = [iteration]
-        cpu = [p[1] for seeds in points.get("iou", {}).values() for p in seeds if p[0] == iteration]
-        row.append(f"{np.mean(cpu):.1f}" if cpu else "–")
-        for metric in SUMMARY_METRICS:
-            values = [p[2] for seeds in points.get(metric, {}).values() for p in seeds if p[0] == iteration]
-            row.append(f"{np.mean(values):.3g} ± {np.std(values):.2g} ({len(values)})" if values else "–")
-        rows.append(row)
-    floor_row = ["floor", "–", *(f"{floors[k]:.3g}" if k in floors else "–" for k in (
+    for method in curve_methods(records):
+        points = curve_points(records, method)
+        for variant in (v for v in variants_with_records(records, method) if v and v.startswith("@")):
+            iteration = int(variant[1:])
+            row = [title_of(method), iteration]
+            cpu = [p[1] for seeds in points.get("iou", {}).values() for p in seeds if p[0] == iteration]
+            row.append(f"{np.mean(cpu):.1f}" if cpu else "–")
+            for metric in SUMMARY_METRICS:
+                values = [p[2] for seeds in points.get(metric, {}).values() for p in seeds if p[0] == iteration]
+                row.append(f"{np.mean(values):.3g} ± {np.std(values):.2g} ({len(values)})" if values else "–")
+            rows.append(row)
+    floor_row = ["floor", "–", "–", *(f"{floors[k]:.3g}" if k in floors else "–" for k in (
         ("centred-box", "iou"), ("kmeans-colour", "acc"), ("kmeans-colour", "nmi"), ("kmeans-colour", "parent_acc"),
         ("kmeans-colour", "parent_nmi")))]
     rows.append(floor_row + ["0.5 (claim), 1 (reals)", "–"])
-    text = tabulate(rows, headers=["iterations", "CPU-min", *SUMMARY_METRICS], tablefmt="github")
+    text = tabulate(rows, headers=["method", "iterations", "CPU-min", *SUMMARY_METRICS], tablefmt="github")
     claim_rows = []
-    for variant in budgets:
+    for variant in (v for v in variants_with_records(records) if v and v.startswith("@")):
         for result in evaluate_claims(records, variant=variant):
             claim_rows.append([variant[1:], result.claim.text, f"{result.mean:.3g} ± {result.std:.2g}"
                                if result.mean is not None else "–",
                                f"{result.floor:.3g}" if result.floor is not None else "–", result.status])
+    if not claim_rows:
+        return text
     claims = tabulate(claim_rows, headers=["iterations", "claim (mean − std > floor)", "OneGAN", "floor", "status"],
                       tablefmt="github")
     return text + "\n\n" + claims
@@ -220,6 +224,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="only draw the figures of the first seed's snapshot at BUDGET into --out's folder/figures")
     parser.add_argument("--plot", type=Path, default=None,
                         help="also draw the curves of every records.jsonl under --out's folder to this PNG")
+    parser.add_argument("--compare", type=Path, action="append", default=[], metavar="FOLDER",
+                        help="--summary and --plot also read every records.jsonl under FOLDER (repeatable), "
+                             "e.g. another method's curves")
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
@@ -227,6 +234,12 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise UserError(f"{flag} takes comma-separated integers, got {text!r}") from None
+
+
+def _records_files(args: argparse.Namespace) -> list[Path]:
+    """Every records.jsonl under --out's folder and the --compare folders (each file once)."""
+    folders = [args.out.parent, *args.compare]
+    return sorted({f.resolve(): f for folder in folders for f in folder.rglob("records.jsonl")}.values())
 
 
 def main(args: argparse.Namespace) -> int:
@@ -239,14 +252,14 @@ def main(args: argparse.Namespace) -> int:
     if args.summary:
         from core.atomic import read_jsonl
 
-        print(summary_markdown([r for f in sorted(args.out.parent.rglob("records.jsonl")) for r in read_jsonl(f)]))
+        print(summary_markdown([r for f in _records_files(args) for r in read_jsonl(f)]))
         return 0
     records = run_curve(args.preset, _ints(args.seeds, "--seeds"), _ints(args.budgets, "--budgets"), args.out,
                         args.work, args.device, method=args.method)
     if args.plot is not None:
         from benchmark.curve_plot import plot_curves
 
-        plot_curves(sorted(args.out.parent.rglob("records.jsonl")), args.plot)
+        plot_curves(_records_files(args), args.plot)
         print(f"plot: {args.plot}")
     print(json.dumps({"records": str(records)}))
     return 0
