@@ -30,13 +30,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from benchmark.presets import get_preset
 from core.atomic import atomic_path, write_json_atomic
 from core.contract import Method, TrainRequest
 from core.errors import UserError
 from data_prep.prepared import Prepared
+
+if TYPE_CHECKING:
+    from baselines.finegan import FineGANConfig
+    from onegan.config import OneGANConfig
 
 
 class CurveRun(Protocol):
@@ -72,7 +76,7 @@ class CurveMethod:
 # OneGAN
 
 
-def curve_config(preset_name: str, prepared: Prepared, max_budget: int):
+def curve_config(preset_name: str, prepared: Prepared, max_budget: int) -> OneGANConfig:
     """The run preset's OneGAN config, its schedule extended to ``max_budget`` iterations with the
     phase boundaries left where they are."""
     from onegan.config import OneGANConfig
@@ -85,7 +89,7 @@ def curve_config(preset_name: str, prepared: Prepared, max_budget: int):
 
 
 class OneGANCurveRun:
-    def __init__(self, config, prepared: Prepared, run_dir: Path, seed: int, device: str) -> None:
+    def __init__(self, config: OneGANConfig, prepared: Prepared, run_dir: Path, seed: int, device: str) -> None:
         from onegan.trainer import Trainer
 
         self.trainer = Trainer(config, prepared, run_dir, seed=seed, device=device)
@@ -116,7 +120,7 @@ def _load_onegan(snapshot: Path, device: str) -> Method:
 FIT_CPU_LOG = "curve_fit_cpu.json"   # CPU seconds of each budget's encoder fitting
 
 
-def finegan_curve_config(preset_name: str, prepared: Prepared, max_budget: int):
+def finegan_curve_config(preset_name: str, prepared: Prepared, max_budget: int) -> FineGANConfig:
     """The run preset's FineGAN∗ config with ``max_budget`` GAN iterations (the encoder fitting keeps
     the preset's own iteration count)."""
     from baselines.finegan import FineGANConfig
@@ -127,13 +131,13 @@ def finegan_curve_config(preset_name: str, prepared: Prepared, max_budget: int):
 class FineGANCurveRun:
     """See the module docstring: the GAN resumes in ``gan/``, each budget's encoders are fitted in ``fit/``."""
 
-    def __init__(self, config, prepared: Prepared, run_dir: Path, seed: int, device: str) -> None:
+    def __init__(self, config: FineGANConfig, prepared: Prepared, run_dir: Path, seed: int, device: str) -> None:
         self.config, self.prepared, self.seed, self.device = config, prepared, seed, device
         self.gan_dir, self.fit_dir = run_dir / "gan", run_dir / "fit"
         self.fit_log_file = run_dir / FIT_CPU_LOG
         self.fit_log = _read_fit_log(run_dir)
 
-    def _train(self, out: Path, config) -> Path:
+    def _train(self, out: Path, config: FineGANConfig) -> Path:
         from baselines.finegan import train
 
         # ``config`` is the whole schedule (the request's preset is not read when a config is given).
