@@ -1,37 +1,38 @@
-"""``bench curve``: OneGAN's metrics at increasing training budgets (learning curves).
+"""``bench curve``: a method's metrics at increasing training budgets (learning curves).
 
-    bench curve [--preset tiny] [--seeds 0,1,2] [--budgets 1200,2400,4800,9600] [--out results/curves]
-                [--work runs] [--plot results/curves/curves.png]
+    bench curve [--method onegan|finegan] [--preset tiny] [--seeds 0,1,2] [--budgets 1200,2400,4800,9600]
+                [--out results/curves] [--work runs] [--plot results/curves/curves.png] [--compare FOLDER]
 
-One long, resumable run per seed: the run preset's OneGAN config with its phase boundaries kept at
-their iteration (Phase II starts where the demo's run starts it) and the schedule extended to the
-largest budget. At every budget the run stops, saves its checkpoint, scores segmentation (IOU),
-clustering (child and parent ACC/NMI) and generation (FID, CIS, diversity) with the benchmark's own
-tasks, and appends the records (with the iterations and the CPU-minutes trained so far) to
-``<out>/records.jsonl``. A killed curve resumes from the last checkpoint and skips recorded budgets.
-Every budget's checkpoint is kept as ``snapshot_<budget>.pt`` beside the run, so a task added later
-is scored on the same model. The floors (centred box, k-means on colour histograms at k = NC and
-k = NP) are scored once per dataset into the same file. ``--plot`` draws every metric against
-CPU-minutes, floors as lines.
+One long, resumable run per seed: the run preset's config of the method with its schedule extended to
+the largest budget (OneGAN: its phase boundaries kept at their iteration, so Phase II starts where the
+demo's run starts it; FineGAN∗: the GAN phase extended, each budget's encoders fitted for the preset's
+own iterations: ``benchmark.curve_runs``). At every budget the run stops, saves its checkpoint, scores
+segmentation (IOU), clustering (child and parent ACC/NMI) and generation (FID, CIS, diversity) with the
+benchmark's own tasks, and appends the records (variant ``@<budget>``, with the iterations and the
+CPU-minutes trained so far) to ``<out>/records.jsonl``. A killed curve resumes from the last checkpoint
+and skips recorded budgets. Every budget's model is kept as ``snapshot_<budget>.pt`` beside the run, so
+a task added later is scored on the same model. The floors (centred box, k-means on colour histograms
+at k = NC and k = NP) are scored once per dataset into the same file. ``--plot`` draws every metric
+against CPU-minutes, floors as lines, one style per method; ``--summary`` prints the Markdown table;
+both read every records.jsonl under ``--out``'s folder and the ``--compare`` folders.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.methods import obtain_method
+from benchmark.curve_runs import CURVE_METHODS
+from benchmark.methods import METHODS, obtain_method
 from benchmark.presets import get_preset
 from benchmark.records import RecordStore, make_records
 from benchmark.run import RunContext, ensure_evaluator, prepare_dataset
 from benchmark.tasks import TASKS, EvalOptions
-from core.atomic import atomic_path, write_json_atomic
+from core.atomic import write_json_atomic
 from core.contract import TrainRequest
 from core.errors import UserError
 from data_prep.prepared import Prepared
@@ -45,18 +46,6 @@ def _options(ctx: RunContext, seed: int) -> EvalOptions:
     return EvalOptions(device=ctx.device, max_images=ctx.preset.max_eval_images,
                        images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
                        cache_dir=ctx.work / "stats-cache", seed=seed)
-
-
-def curve_config(preset_name: str, prepared: Prepared, max_budget: int):
-    """The run preset's OneGAN config, its schedule extended to ``max_budget`` iterations with the
-    phase boundaries left where they are."""
-    from onegan.config import OneGANConfig
-
-    config = OneGANConfig.preset(get_preset(preset_name).method_preset, prepared.num_classes, prepared.num_parents)
-    if max_budget < config.schedule.real_recon_start:
-        raise UserError(f"the largest budget ({max_budget}) ends before real reconstruction starts "
-                        f"({config.schedule.real_recon_start}); give larger --budgets")
-    return dataclasses.replace(config, schedule=dataclasses.replace(config.schedule, iterations=max_budget))
 
 
 def _score_floors(ctx: RunContext, store: RecordStore) -> None:
@@ -80,32 +69,38 @@ def _score_floors(ctx: RunContext, store: RecordStore) -> None:
                                       protocol=ctx.protocol.tag))
 
 
-def _score_snapshot(ctx: RunContext, method, snapshot: Path, budget: int, seed: int, tasks: tuple[str, ...],
-                    cpu_minutes: float, config, run_preset: dict, label: str) -> None:
+def _cell(ctx: RunContext, method: str, budget: int, seed: int, task: str) -> dict:
+    """The record key of one method's task at one budget of the curve."""
+    return {"method": method, "variant": f"@{budget}", "dataset_fingerprint": ctx.prepared.fingerprint,
+            "task": task, "seed": seed, "preset": f"curve:{ctx.preset.name}", "protocol": ctx.protocol.tag}
+
+
+def _score_snapshot(ctx: RunContext, name: str, method, snapshot: Path, budget: int, seed: int,
+                    tasks: tuple[str, ...], cpu_minutes: float, config) -> None:
     for task in tasks:
-        if ctx.store.is_done({"method": "onegan", "variant": f"@{budget}", "dataset_fingerprint":
-                              ctx.prepared.fingerprint, "task": task, "seed": seed, "preset": label,
-                              "protocol": ctx.protocol.tag}):
+        if ctx.store.is_done(_cell(ctx, name, budget, seed, task)):
             continue
         t0 = time.perf_counter()
         result = TASKS[task](method, ctx.prepared, _options(ctx, seed))
         ctx.store.append(make_records(
-            method="onegan", variant=f"@{budget}", dataset=ctx.prepared.name,
-            dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values, seed=seed, preset=label,
-            config={"onegan": config.to_dict(), "run_preset": run_preset}, checkpoint=str(snapshot),
-            wall_time_s=time.perf_counter() - t0,
+            method=name, variant=f"@{budget}", dataset=ctx.prepared.name,
+            dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values, seed=seed,
+            preset=f"curve:{ctx.preset.name}", config={name: config.to_dict(), "run_preset": ctx.preset.to_dict()},
+            checkpoint=str(snapshot), wall_time_s=time.perf_counter() - t0,
             options={**result.options, "iteration": budget, "cpu_minutes": round(cpu_minutes, 3)},
             protocol=ctx.protocol.tag))
-    print(f"onegan curve seed {seed}: budget {budget} scored ({cpu_minutes:.1f} CPU-min of training)")
+    print(f"{name} curve seed {seed}: budget {budget} scored ({cpu_minutes:.1f} CPU-min of training)")
 
 
 def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tuple[int, ...] = (1200, 2400),
               out: Path = Path("results/curves"), work: Path = Path("runs"), device: str = "cpu",
-              tasks: tuple[str, ...] = CURVE_TASKS) -> Path:
-    """Train/score every (seed, budget) not yet recorded for ``tasks``; returns the records file."""
-    from onegan.inference import OneGAN
-    from onegan.trainer import Trainer
-
+              tasks: tuple[str, ...] = CURVE_TASKS, method: str = "onegan") -> Path:
+    """Train/score every (seed, budget) of ``method`` (a name in ``CURVE_METHODS``) not yet recorded
+    for ``tasks`` (those the method can do); returns the records file."""
+    if method not in CURVE_METHODS:
+        raise UserError(f"bench curve knows {', '.join(CURVE_METHODS)}, not {method!r}")
+    curve = CURVE_METHODS[method]
+    tasks = tuple(t for t in tasks if t in METHODS[method].tasks)
     budgets = tuple(sorted(set(budgets)))
     if not budgets or budgets[0] < 1:
         raise UserError("--budgets needs positive iteration counts")
@@ -116,99 +111,107 @@ def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tupl
     if "generation" in tasks:
         ctx.evaluator = ensure_evaluator(ctx, None)
     _score_floors(ctx, store)
-    config = curve_config(preset, prepared, budgets[-1])
+    config = curve.config(preset, prepared, budgets[-1])
     for seed in seeds:
-        run_dir = work / "curves" / prepared.fingerprint / preset / f"seed{seed}" / "onegan"
-        label = f"curve:{preset}"
-        pending = [b for b in budgets if not all(store.is_done({
-            "method": "onegan", "variant": f"@{b}", "dataset_fingerprint": prepared.fingerprint, "task": t,
-            "seed": seed, "preset": label, "protocol": ctx.protocol.tag}) for t in tasks)]
+        run_dir = _run_dir(work, prepared, preset, seed, method)
+        pending = [b for b in budgets if not all(store.is_done(_cell(ctx, method, b, seed, t)) for t in tasks)]
         if not pending:
-            print(f"onegan curve seed {seed}: every budget already recorded")
+            print(f"{method} curve seed {seed}: every budget already recorded")
             continue
         cpu_file = run_dir / CPU_LOG
         cpu_log = json.loads(cpu_file.read_text()) if cpu_file.exists() else {}
-        trainer = None
+        run = None
         for budget in pending:
             snapshot = run_dir / f"snapshot_{budget:07d}.pt"
             if not snapshot.exists():
-                if trainer is None:
-                    trainer = Trainer(config, prepared, run_dir, seed=seed, device=device)
-                    trainer.resume(extend=True)
-                if trainer.iteration > budget:
-                    raise UserError(f"{run_dir}: the run is at iteration {trainer.iteration}, past budget {budget}, "
+                if run is None:
+                    run = curve.start(config, prepared, run_dir, seed, device)
+                if run.iteration > budget:
+                    raise UserError(f"{run_dir}: the run is at iteration {run.iteration}, past budget {budget}, "
                                     "which has no snapshot; remove the run directory to redo it")
                 # CPU spent up to the last snapshot at or before the resumed iteration (work lost to a
                 # kill after it is redone, and counted once).
-                cpu_seconds = max((v for k, v in cpu_log.items() if int(k) <= trainer.iteration), default=0.0)
+                cpu_seconds = max((v for k, v in cpu_log.items() if int(k) <= run.iteration), default=0.0)
                 started = time.process_time()
-                trainer.run(until=budget)
+                run.train_until(budget)
                 cpu_log[str(budget)] = cpu_seconds + time.process_time() - started
                 write_json_atomic(cpu_file, cpu_log)
-                with atomic_path(snapshot) as tmp:
-                    shutil.copyfile(trainer.checkpoint_path, tmp)
-            _score_snapshot(ctx, OneGAN.from_checkpoint(snapshot, device), snapshot, budget, seed, tasks,
-                            cpu_log[str(budget)] / 60, config, run_preset.to_dict(), label)
+                run.write_snapshot(budget, snapshot)
+            # Training CPU behind the snapshot: the run up to the budget plus what making the snapshot
+            # took (FineGAN∗'s encoder fitting), read back from the logs so a resumed curve counts it too.
+            snapshot_cpu = curve.snapshot_cpu(run_dir, budget)
+            _score_snapshot(ctx, method, curve.load(snapshot, device), snapshot, budget, seed, tasks,
+                            (cpu_log[str(budget)] + snapshot_cpu) / 60, config)
     return out / "records.jsonl"
 
 
-def snapshot_figures(preset: str, work: Path, seed: int, budget: int, out_dir: Path, device: str = "cpu") -> list[Path]:
+def _run_dir(work: Path, prepared: Prepared, preset: str, seed: int, method: str) -> Path:
+    return work / "curves" / prepared.fingerprint / preset / f"seed{seed}" / method
+
+
+def snapshot_figures(preset: str, work: Path, seed: int, budget: int, out_dir: Path, device: str = "cpu",
+                     method: str = "onegan") -> list[Path]:
     """The benchmark's figures (generation: a child code per row, a different z per column;
-    segmentation; reconstruction; translation) of one kept snapshot."""
+    segmentation; OneGAN's reconstruction and translation) of one kept snapshot of ``method``."""
     from benchmark.figures import method_figures
-    from onegan.inference import OneGAN
 
     run_preset = get_preset(preset)
     prepared = prepare_dataset("synthetic", run_preset, work)
-    snapshot = work / "curves" / prepared.fingerprint / preset / f"seed{seed}" / "onegan" / f"snapshot_{budget:07d}.pt"
+    snapshot = _run_dir(work, prepared, preset, seed, method) / f"snapshot_{budget:07d}.pt"
     if not snapshot.exists():
-        raise UserError(f"no snapshot {snapshot}; run `bench curve` with that budget first")
+        raise UserError(f"no snapshot {snapshot}; run `bench curve --method {method}` with that budget first")
     ctx = RunContext(preset=run_preset, prepared=prepared, work=work, store=None, device=device, force=False)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return method_figures(ctx, "onegan", OneGAN.from_checkpoint(snapshot, device), out_dir)
+    return method_figures(ctx, method, CURVE_METHODS[method].load(snapshot, device), out_dir)
 
 
 SUMMARY_METRICS = ("iou", "acc", "nmi", "parent_acc", "parent_nmi", "diversity", "fid")
 
 
 def summary_markdown(records: list[dict]) -> str:
-    """Markdown: OneGAN's metrics (mean ± std over seeds) at each budget beside the floors, and the
-    demo's claims (``benchmark.claims``) at each budget."""
+    """Markdown: each curve method's metrics (mean ± std over seeds) at each of its budgets, one row
+    per (method, budget), beside the floors; then the demo's claims (``benchmark.claims``, OneGAN's)
+    at each OneGAN budget."""
     from tabulate import tabulate
 
     from benchmark.claims import evaluate_claims, variants_with_records
-    from benchmark.curve_plot import curve_points, floor_values
+    from benchmark.curve_plot import curve_methods, curve_points, floor_values
+    from benchmark.methods import title_of
 
-    points = curve_points(records)
     floors = floor_values(records)
-    budgets = [v for v in variants_with_records(records) if v and v.startswith("@")]
     rows = []
-    for variant in budgets:
-        iteration = int(variant[1:])
-        row = [iteration]
-        cpu = [p[1] for seeds in points.get("iou", {}).values() for p in seeds if p[0] == iteration]
-        row.append(f"{np.mean(cpu):.1f}" if cpu else "–")
-        for metric in SUMMARY_METRICS:
-            values = [p[2] for seeds in points.get(metric, {}).values() for p in seeds if p[0] == iteration]
-            row.append(f"{np.mean(values):.3g} ± {np.std(values):.2g} ({len(values)})" if values else "–")
-        rows.append(row)
-    floor_row = ["floor", "–", *(f"{floors[k]:.3g}" if k in floors else "–" for k in (
+    for method in curve_methods(records):
+        points = curve_points(records, method)
+        for variant in (v for v in variants_with_records(records, method) if v and v.startswith("@")):
+            iteration = int(variant[1:])
+            row = [title_of(method), iteration]
+            cpu = [p[1] for seeds in points.get("iou", {}).values() for p in seeds if p[0] == iteration]
+            row.append(f"{np.mean(cpu):.1f}" if cpu else "–")
+            for metric in SUMMARY_METRICS:
+                values = [p[2] for seeds in points.get(metric, {}).values() for p in seeds if p[0] == iteration]
+                row.append(f"{np.mean(values):.3g} ± {np.std(values):.2g} ({len(values)})" if values else "–")
+            rows.append(row)
+    floor_row = ["floor", "–", "–", *(f"{floors[k]:.3g}" if k in floors else "–" for k in (
         ("centred-box", "iou"), ("kmeans-colour", "acc"), ("kmeans-colour", "nmi"), ("kmeans-colour", "parent_acc"),
         ("kmeans-colour", "parent_nmi")))]
     rows.append(floor_row + ["0.5 (claim), 1 (reals)", "–"])
-    text = tabulate(rows, headers=["iterations", "CPU-min", *SUMMARY_METRICS], tablefmt="github")
+    text = tabulate(rows, headers=["method", "iterations", "CPU-min", *SUMMARY_METRICS], tablefmt="github")
     claim_rows = []
-    for variant in budgets:
+    for variant in (v for v in variants_with_records(records) if v and v.startswith("@")):
         for result in evaluate_claims(records, variant=variant):
             claim_rows.append([variant[1:], result.claim.text, f"{result.mean:.3g} ± {result.std:.2g}"
                                if result.mean is not None else "–",
                                f"{result.floor:.3g}" if result.floor is not None else "–", result.status])
+    if not claim_rows:
+        return text
     claims = tabulate(claim_rows, headers=["iterations", "claim (mean − std > floor)", "OneGAN", "floor", "status"],
                       tablefmt="github")
     return text + "\n\n" + claims
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", default="onegan", choices=list(CURVE_METHODS),
+                        help="the method whose curve is trained and scored (default onegan)")
     parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     parser.add_argument("--budgets", default="1200,2400,4800,9600", help="iteration budgets, comma-separated")
@@ -221,6 +224,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="only draw the figures of the first seed's snapshot at BUDGET into --out's folder/figures")
     parser.add_argument("--plot", type=Path, default=None,
                         help="also draw the curves of every records.jsonl under --out's folder to this PNG")
+    parser.add_argument("--compare", type=Path, action="append", default=[], metavar="FOLDER",
+                        help="--summary and --plot also read every records.jsonl under FOLDER (repeatable), "
+                             "e.g. another method's curves")
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
@@ -230,24 +236,30 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
         raise UserError(f"{flag} takes comma-separated integers, got {text!r}") from None
 
 
+def _records_files(args: argparse.Namespace) -> list[Path]:
+    """Every records.jsonl under --out's folder and the --compare folders (each file once)."""
+    folders = [args.out.parent, *args.compare]
+    return sorted({f.resolve(): f for folder in folders for f in folder.rglob("records.jsonl")}.values())
+
+
 def main(args: argparse.Namespace) -> int:
     if args.figures is not None:
         seed = _ints(args.seeds, "--seeds")[0]
         for path in snapshot_figures(args.preset, args.work, seed, args.figures, args.out.parent / "figures",
-                                     args.device):
+                                     args.device, args.method):
             print(path)
         return 0
     if args.summary:
         from core.atomic import read_jsonl
 
-        print(summary_markdown([r for f in sorted(args.out.parent.rglob("records.jsonl")) for r in read_jsonl(f)]))
+        print(summary_markdown([r for f in _records_files(args) for r in read_jsonl(f)]))
         return 0
     records = run_curve(args.preset, _ints(args.seeds, "--seeds"), _ints(args.budgets, "--budgets"), args.out,
-                        args.work, args.device)
+                        args.work, args.device, method=args.method)
     if args.plot is not None:
         from benchmark.curve_plot import plot_curves
 
-        plot_curves(sorted(args.out.parent.rglob("records.jsonl")), args.plot)
+        plot_curves(_records_files(args), args.plot)
         print(f"plot: {args.plot}")
     print(json.dumps({"records": str(records)}))
     return 0

@@ -1,6 +1,7 @@
 """The learning-curve figure of ``bench curve``: each metric against CPU-minutes of training (bottom
-axis) and iterations (top axis), mean ± std over seeds with each seed drawn faintly, and the floors
-the demo's claims are judged against drawn as horizontal lines."""
+axis) and iterations (top axis, when one method is drawn: methods differ in CPU per iteration), mean ±
+std over seeds with each seed drawn faintly, one colour and line style per method (``CURVE_STYLES``),
+and the floors the demo's claims are judged against drawn as horizontal lines."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.methods import title_of
 from core.atomic import atomic_path, read_jsonl
 
 # (metric, panel title, floor: (floor method, floor metric, offset, label) or None)
@@ -22,11 +24,26 @@ PANELS = (
 )
 
 
-def curve_points(records: list[dict]) -> dict[str, dict[int, list[tuple[int, float, float]]]]:
-    """metric -> seed -> [(iteration, cpu_minutes, value)] for OneGAN's curve records."""
+# method -> (colour, line style); methods not listed are drawn after these in grey.
+CURVE_STYLES = {"onegan": ("tab:blue", "-"), "finegan": ("tab:green", "--")}
+
+
+def _is_curve_record(r: dict) -> bool:
+    return "iteration" in r.get("options", {}) and str(r.get("variant") or "").startswith("@")
+
+
+def curve_methods(records: list[dict]) -> list[str]:
+    """The methods with curve records, OneGAN first (``CURVE_STYLES``' order, then by name)."""
+    found = {r["method"] for r in records if _is_curve_record(r)}
+    order = list(CURVE_STYLES)
+    return sorted(found, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
+def curve_points(records: list[dict], method: str = "onegan") -> dict[str, dict[int, list[tuple[int, float, float]]]]:
+    """metric -> seed -> [(iteration, cpu_minutes, value)] for ``method``'s curve records."""
     points: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        if r.get("method") == "onegan" and "iteration" in r.get("options", {}):
+        if r.get("method") == method and _is_curve_record(r):
             o = r["options"]
             points[r["metric"]][int(r["seed"])].append((int(o["iteration"]), float(o["cpu_minutes"]), r["value"]))
     return {m: {s: sorted(v) for s, v in seeds.items()} for m, seeds in points.items()}
@@ -35,6 +52,31 @@ def curve_points(records: list[dict]) -> dict[str, dict[int, list[tuple[int, flo
 def floor_values(records: list[dict]) -> dict[tuple[str, str], float]:
     return {(r["method"], r["metric"]): r["value"] for r in records if r.get("method") in ("centred-box",
                                                                                           "kmeans-colour")}
+
+
+def _draw_method(ax, seeds: dict[int, list[tuple[int, float, float]]], method: str, top_axis: bool) -> None:
+    """One method's curve on one panel: each seed faintly, the mean ± std of the seeds at a budget
+    boldly; with ``top_axis``, an iterations axis on top mapped through this method's CPU-minutes."""
+    colour, style = CURVE_STYLES.get(method, ("tab:grey", "-."))
+    by_iteration: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for series in seeds.values():
+        ax.plot([p[1] for p in series], [p[2] for p in series], color=colour, ls=style, alpha=0.3, lw=1, marker=".")
+        for it, cpu, value in series:
+            by_iteration[it].append((cpu, value))
+    if not by_iteration:
+        return
+    its = sorted(by_iteration)
+    cpu = np.array([np.mean([c for c, _ in by_iteration[i]]) for i in its])
+    mean = np.array([np.mean([v for _, v in by_iteration[i]]) for i in its])
+    std = np.array([np.std([v for _, v in by_iteration[i]]) for i in its])
+    ax.plot(cpu, mean, color=colour, ls=style, lw=2, marker="o",
+            label=f"{title_of(method)} (mean ± std of the seeds at a budget)")
+    ax.fill_between(cpu, mean - std, mean + std, color=colour, alpha=0.15)
+    if top_axis:
+        top = ax.secondary_xaxis("top", functions=(lambda x, c=cpu, i=its: np.interp(x, c, i),
+                                                   lambda x, c=cpu, i=its: np.interp(x, i, c)))
+        top.set_xlabel("iterations", fontsize=8)
+        top.tick_params(labelsize=7)
 
 
 def plot_curves(records_files: Path | list[Path], out: Path) -> Path:
@@ -46,27 +88,11 @@ def plot_curves(records_files: Path | list[Path], out: Path) -> Path:
 
     files = [records_files] if isinstance(records_files, Path) else list(records_files)
     records = [r for f in files for r in read_jsonl(f)]
-    points, floors = curve_points(records), floor_values(records)
+    methods, floors = curve_methods(records), floor_values(records)
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     for ax, (metric, title, floor) in zip(axes.flat, PANELS, strict=True):
-        seeds = points.get(metric, {})
-        by_iteration: dict[int, list[tuple[float, float]]] = defaultdict(list)
-        for series in seeds.values():
-            xs, ys = [p[1] for p in series], [p[2] for p in series]
-            ax.plot(xs, ys, color="tab:blue", alpha=0.3, lw=1, marker=".")
-            for it, cpu, value in series:
-                by_iteration[it].append((cpu, value))
-        if by_iteration:
-            its = sorted(by_iteration)
-            cpu = np.array([np.mean([c for c, _ in by_iteration[i]]) for i in its])
-            mean = np.array([np.mean([v for _, v in by_iteration[i]]) for i in its])
-            std = np.array([np.std([v for _, v in by_iteration[i]]) for i in its])
-            ax.plot(cpu, mean, color="tab:blue", lw=2, marker="o", label="OneGAN (mean ± std of the seeds at a budget)")
-            ax.fill_between(cpu, mean - std, mean + std, color="tab:blue", alpha=0.15)
-            top = ax.secondary_xaxis("top", functions=(lambda x, c=cpu, i=its: np.interp(x, c, i),
-                                                       lambda x, c=cpu, i=its: np.interp(x, i, c)))
-            top.set_xlabel("iterations", fontsize=8)
-            top.tick_params(labelsize=7)
+        for method in methods:
+            _draw_method(ax, curve_points(records, method).get(metric, {}), method, top_axis=len(methods) == 1)
         if floor is not None and (floor[0], floor[1]) in floors:
             ax.axhline(floors[(floor[0], floor[1])] + floor[2], color="tab:red", ls="--", lw=1, label=floor[3])
         if metric == "diversity":
@@ -75,9 +101,11 @@ def plot_curves(records_files: Path | list[Path], out: Path) -> Path:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("CPU-minutes of training", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="best")
-    presets = sorted({r["preset"].removeprefix("curve:") for r in records if r.get("method") == "onegan"})
-    fig.suptitle(f"OneGAN learning curves on the synthetic world ({', '.join(presets)} preset; one resumable "
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
+    presets = sorted({r["preset"].removeprefix("curve:") for r in records if r.get("method") in methods})
+    names = " and ".join(title_of(m) for m in methods) or "No"
+    fig.suptitle(f"{names} learning curves on the synthetic world ({', '.join(presets)} preset; one resumable "
                  "run per seed)", fontsize=11)
     fig.tight_layout()
     with atomic_path(out) as tmp:
