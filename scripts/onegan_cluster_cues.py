@@ -3,7 +3,8 @@ and the colour k-means floor, the NMI of the child and parent clusters on the sy
 images against each cue the world is built from (``data_prep.synthetic``): the child class, the parent
 (shape), the hue family (child j of every parent shares its colour pair), the texture, and the hue of
 the image's background (the mean colour outside the object's mask, in 6 hue bins; independent of the
-class by construction).
+class by construction), and the object's size (its mask's area in quartiles; also independent of the
+class).
 
 A child clustering that follows hue alone scores NMI(hue) near its maximum and NMI(child) at about
 log 3 / log 12 of it; the parent clustering should follow the shape. One JSON line per model to
@@ -45,11 +46,18 @@ def cues(prepared) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
     outside = (torch.stack([it["mask"] for it in items]) < 0.5).float()
     background = ((images * outside).sum((2, 3)) / outside.sum((2, 3)).clamp(min=1)).numpy()
     background_hue = np.array([int(colorsys.rgb_to_hsv(*rgb)[0] * 6) % 6 for rgb in background])
+    area = (1 - outside).mean((1, 2, 3)).numpy()
+    size = np.searchsorted(np.quantile(area, [0.25, 0.5, 0.75]), area)
     return images, {"child": child, "parent": parent, "hue": hue, "texture": texture,
-                    "background_hue": background_hue}
+                    "background_hue": background_hue, "size": size}
 
 
-CUES = ("child", "parent", "hue", "texture", "background_hue")
+CUES = ("child", "parent", "hue", "texture", "background_hue", "size")
+
+
+def _mean_nmi(rows: list[dict], key: str) -> str:
+    values = [r[key] for r in rows if key in r]  # rows written before a cue was added lack it
+    return f"{np.mean(values):.3f}" if values else "–"
 
 
 def summary(rows: list[dict]) -> str:
@@ -62,7 +70,8 @@ def summary(rows: list[dict]) -> str:
     for r in rows:
         budget = re.search(r"snapshot_0*(\d+)", r["checkpoint"])
         variant = re.search(r"--set (\S+) at iteration (\S+)", r["checkpoint"])  # a diagnosis run's row
-        label = ("k-means on colour histograms" if r["method"] == "kmeans-colour"
+        label = (r["label"] if "label" in r
+                 else "k-means on colour histograms" if r["method"] == "kmeans-colour"
                  else f"OneGAN tiny @ {budget.group(1)} it" if budget
                  else f"OneGAN tiny, {variant.group(1)} @ {variant.group(2)} it" if variant
                  else f"OneGAN: {r['checkpoint']}")
@@ -71,7 +80,7 @@ def summary(rows: list[dict]) -> str:
     for label, members in groups.items():
         for level in ("child", "parent"):
             table.append([label if level == "child" else "", level, len(members),
-                          *(f"{np.mean([m[f'{level}_nmi_{cue}'] for m in members]):.3f}" for cue in CUES)])
+                          *(_mean_nmi(members, f"{level}_nmi_{cue}") for cue in CUES)])
     return tabulate(table, headers=["model", "clusters", "runs", *(f"NMI({c})" for c in CUES)], tablefmt="github")
 
 
@@ -82,6 +91,7 @@ def main() -> None:
     parser.add_argument("--kmeans", type=Path, default=None, help="the colour k-means floor's checkpoint")
     parser.add_argument("--result", type=Path, default=Path("results/onegan_cluster_cues.jsonl"))
     parser.add_argument("--summary", action="store_true", help="only print the Markdown table of --result")
+    parser.add_argument("--label", default=None, help="the snapshots' row label in the --summary table")
     args = parser.parse_args()
     if args.summary:
         print(summary(read_jsonl(args.result)))
@@ -94,7 +104,8 @@ def main() -> None:
     for name, source, load in models:
         clusters = load(source).cluster(images)
         row = {"method": name, "checkpoint": str(source), "dataset_fingerprint": prepared.fingerprint,
-               "git_commit": git_commit(), "images": len(images)}
+               "git_commit": git_commit(), "images": len(images),
+               **({"label": args.label} if args.label and name == "onegan" else {})}
         for level, predicted in (("child", clusters.child.numpy()), ("parent", clusters.parent.numpy())):
             row[f"{level}_clusters_used"] = len(np.unique(predicted))
             for cue, truth in labels.items():

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmark.metrics.clustering import clustering_accuracy, nmi  # noqa: E402
-from core.atomic import append_jsonl  # noqa: E402
+from core.atomic import append_jsonl, read_jsonl  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
 from data_prep.prepared import load_prepared  # noqa: E402
 from data_prep.synthetic import write_synthetic  # noqa: E402
@@ -87,6 +87,29 @@ def _score(trainer: Trainer, config: OneGANConfig, prepared, device: str) -> dic
             "parent_nmi": round(nmi(parents, clusters.parent.numpy()), 3)}
 
 
+SUMMARY_METRICS = ("iou", "acc", "nmi", "parent_acc", "parent_nmi", "spread")
+
+
+def summary(rows: list[dict], name: str) -> str:
+    """Markdown: mean ± std over the seeds of one variant's runs (rows named ``name`` or
+    ``name_s<seed>``), one line per iteration count (a seed's last row at that count)."""
+    from tabulate import tabulate
+
+    runs: dict[int, dict[int, dict]] = {}
+    for r in rows:
+        if r["name"] == name or r["name"].startswith(f"{name}_s"):
+            runs.setdefault(r["iterations"], {})[r["seed"]] = r
+    table = []
+    for iterations, by_seed in sorted(runs.items()):
+        cells = []
+        for metric in SUMMARY_METRICS:
+            values = np.array([r[metric] for r in by_seed.values()])
+            std = f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else ""
+            cells.append(f"{values.mean():.3f}{std}")
+        table.append([iterations, len(by_seed), *cells])
+    return tabulate(table, headers=["iterations", "seeds", *SUMMARY_METRICS], tablefmt="github")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--name", required=True)
@@ -104,7 +127,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/onegan_z_diagnosis/synthetic"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/onegan_z_diagnosis/runs"))
     parser.add_argument("--result", type=Path, default=Path("results/onegan_z_diagnosis.jsonl"))
+    parser.add_argument("--summary", action="store_true",
+                        help="only print mean ± std over seeds, per iteration count, of --result's rows whose "
+                             "name is --name or --name_s<seed>")
     args = parser.parse_args()
+    if args.summary:
+        print(summary(read_jsonl(args.result), args.name))
+        return
     torch.set_num_threads(args.threads)
     if not (args.data / "meta.json").exists():
         write_synthetic(args.data, seed=0)
@@ -120,7 +149,7 @@ def main() -> None:
         original, scale = losses.classification_loss, args.classification_scale
         losses.classification_loss = lambda *a: scale * original(*a)
     trainer = Trainer(config, prepared, args.work / args.name, seed=args.seed, device=args.device, progress=False)
-    trainer.resume()
+    trainer.resume(extend=True)  # a larger last budget extends a finished run
     start, cpu = time.monotonic(), time.process_time()
     for budget in budgets:
         out_of_time = False
