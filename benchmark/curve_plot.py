@@ -1,5 +1,5 @@
 """The learning-curve figure of ``bench curve``: each metric against CPU-minutes of training (bottom
-axis) and iterations (top axis, when one method is drawn: methods differ in CPU per iteration), mean ±
+axis) and iterations (top axis, the first method's: methods differ in CPU per iteration), mean ±
 std over seeds with each seed drawn faintly, one colour and line style per method (``CURVE_STYLES``),
 and the floors the demo's claims are judged against drawn as horizontal lines."""
 
@@ -54,9 +54,10 @@ def floor_values(records: list[dict]) -> dict[tuple[str, str], float]:
                                                                                           "kmeans-colour")}
 
 
-def _draw_method(ax, seeds: dict[int, list[tuple[int, float, float]]], method: str, top_axis: bool) -> None:
+def _draw_method(ax, seeds: dict[int, list[tuple[int, float, float]]], method: str, top_axis: str | None) -> None:
     """One method's curve on one panel: each seed faintly, the mean ± std of the seeds at a budget
-    boldly; with ``top_axis``, an iterations axis on top mapped through this method's CPU-minutes."""
+    boldly; with ``top_axis`` (its label), an iterations axis on top mapped through this method's
+    CPU-minutes."""
     colour, style = CURVE_STYLES.get(method, ("tab:grey", "-."))
     by_iteration: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for series in seeds.values():
@@ -73,9 +74,17 @@ def _draw_method(ax, seeds: dict[int, list[tuple[int, float, float]]], method: s
             label=f"{title_of(method)} (mean ± std of the seeds at a budget)")
     ax.fill_between(cpu, mean - std, mean + std, color=colour, alpha=0.15)
     if top_axis:
-        top = ax.secondary_xaxis("top", functions=(lambda x, c=cpu, i=its: np.interp(x, c, i),
-                                                   lambda x, c=cpu, i=its: np.interp(x, i, c)))
-        top.set_xlabel("iterations", fontsize=8)
+        # Training starts at (0 CPU-minutes, iteration 0) and runs on at its last pace: the mapping
+        # holds over the whole axis instead of piling the ticks up where np.interp would clamp.
+        if len(its) > 1:
+            pace = (its[-1] - its[-2]) / max(cpu[-1] - cpu[-2], 1e-9)   # iterations per CPU-minute
+        else:
+            pace = its[-1] / max(cpu[-1], 1e-9)
+        c = np.concatenate([[0.0], cpu, [2 * cpu[-1]]])
+        i = np.concatenate([[0.0], its, [its[-1] + pace * cpu[-1]]])
+        top = ax.secondary_xaxis("top", functions=(lambda x, c=c, i=i: np.interp(x, c, i),
+                                                   lambda x, c=c, i=i: np.interp(x, i, c)))
+        top.set_xlabel(top_axis, fontsize=8)
         top.tick_params(labelsize=7)
 
 
@@ -92,7 +101,11 @@ def plot_curves(records_files: Path | list[Path], out: Path) -> Path:
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     for ax, (metric, title, floor) in zip(axes.flat, PANELS, strict=True):
         for method in methods:
-            _draw_method(ax, curve_points(records, method).get(metric, {}), method, top_axis=len(methods) == 1)
+            # One iterations axis per panel, the first method's (OneGAN's when drawn): named when it
+            # is not the only method, since the others' iterations map to other CPU-minutes.
+            top_axis = None if method != methods[0] else (
+                "iterations" if len(methods) == 1 else f"{title_of(method)} iterations")
+            _draw_method(ax, curve_points(records, method).get(metric, {}), method, top_axis)
         if floor is not None and (floor[0], floor[1]) in floors:
             ax.axhline(floors[(floor[0], floor[1])] + floor[2], color="tab:red", ls="--", lw=1, label=floor[3])
         if metric == "diversity":
