@@ -3,12 +3,15 @@
 opt-in: a different model).
 
     .venv/bin/python scripts/bench_onegan_paths.py [--preset tiny] [--rounds 10] [--steps 2] [--threads 1]
+                                                   [--compile]
 
 The reference path is ``Trainer(fast=False)``: contiguous NCHW tensors and Adam's per-tensor loop, the
 code as it was before the fast path. All trainers are built in one process and timed in interleaved
 rounds (a few steps of each, repeated), in Phase I (generation path only) and Phase II (all three
 paths), so that the load other processes put on a shared machine hits all alike. Only the ratios
 (median of the per-round ratios) are meaningful on a loaded machine; absolute it/s are context.
+``--compile`` adds the fast fp32 path with every network wrapped in ``torch.compile`` (inductor), a
+candidate the trainer does not use; its compile time is printed apart and left out of the rates.
 Appends its report to results/bench_onegan_paths.txt.
 """
 
@@ -34,6 +37,17 @@ from onegan.trainer import Trainer
 # name -> (Trainer(fast=...), TrainConfig.precision)
 PATHS = {"reference fp32": (False, "fp32"), "fast fp32": (True, "fp32"), "fast bf16": (True, "bf16")}
 RATIOS = (("fast fp32", "reference fp32"), ("fast bf16", "fast fp32"), ("fast bf16", "reference fp32"))
+COMPILED = "fast fp32 compiled"
+
+
+def _compile_networks(trainer: Trainer) -> None:
+    """Wrap every parameterised network of ``trainer`` (generators, encoders, discriminators) in
+    ``torch.compile``; the losses and optimisers stay eager."""
+    for name, module in list(trainer.model.named_children()):
+        if any(True for _ in module.parameters()):
+            setattr(trainer.model, name, torch.compile(module))
+    for pair in trainer.discriminators.values():
+        pair.background, pair.child = torch.compile(pair.background), torch.compile(pair.child)
 
 
 def _timed(trainer: Trainer, iteration: int, steps: int) -> float:
@@ -52,6 +66,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="steps per timed block")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_paths.txt"))
+    parser.add_argument("--compile", action="store_true", help="also time the fast fp32 path under torch.compile")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     header = (f"# OneGAN training paths, {time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, cpu "
@@ -70,20 +85,28 @@ def main() -> None:
         trainers = {name: Trainer(dataclasses.replace(config, train=dataclasses.replace(
             config.train, precision=precision)), prepared, Path(tmp) / name.replace(" ", "_"), fast=fast,
             progress=False) for name, (fast, precision) in PATHS.items()}
+        ratios_shown = RATIOS
+        if args.compile:
+            trainers[COMPILED] = Trainer(config, prepared, Path(tmp) / "compiled", progress=False)
+            _compile_networks(trainers[COMPILED])
+            ratios_shown = (*RATIOS, (COMPILED, "fast fp32"))
         for phase, iteration in (("phase I", 0), ("phase II", config.schedule.real_recon_start)):
             seconds: dict[str, list[float]] = {name: [] for name in trainers}
-            for trainer in trainers.values():
-                _timed(trainer, iteration, 1)  # warm-up
+            for name, trainer in trainers.items():
+                warm = _timed(trainer, iteration, 1)  # warm-up (and compilation)
+                if name == COMPILED:
+                    lines.append(f"{args.preset} {phase}: first compiled step (compilation) {warm:.1f} s")
+                    print(lines[-1], flush=True)
             for _ in range(args.rounds):
                 for name, trainer in trainers.items():
                     seconds[name].append(_timed(trainer, iteration, args.steps))
             speeds = ", ".join(f"{name} {1 / statistics.median(s):.2f} it/s" for name, s in seconds.items())
             lines.append(f"{args.preset} {phase}, batch {config.train.batch_size}: {speeds}")
-            for new, old in RATIOS:
+            for new, old in ratios_shown:
                 ratios = [o / n for n, o in zip(seconds[new], seconds[old], strict=True)]
                 lines.append(f"  {new} / {old} it/s: median {statistics.median(ratios):.2f} "
                              f"(per round: {', '.join(f'{r:.2f}' for r in ratios)})")
-            print("\n".join(lines[-1 - len(RATIOS):]), flush=True)
+            print("\n".join(lines[-1 - len(ratios_shown):]), flush=True)
     previous = args.out.read_text() if args.out.exists() else ""
     write_text_atomic(args.out, previous + "\n".join(lines) + "\n\n")
 
