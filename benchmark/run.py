@@ -29,7 +29,7 @@ from benchmark.records import RecordStore, make_records
 from benchmark.table import summary_table
 from benchmark.tasks import TASKS, EvalOptions
 from benchmark.training_progress import checkpoint_progress
-from core.contract import TrainRequest
+from core.contract import Method, TrainRequest
 from core.errors import UserError
 from core.locking import path_lock
 from data_prep.prepared import Prepared, load_prepared
@@ -143,9 +143,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                               images_per_class=ctx.preset.images_per_class, evaluator=ctx.evaluator,
                               cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights,
                               protocol=ctx.protocol.name)
-        config = {"train_request": {k: str(v) if isinstance(v, Path) else v
-                                    for k, v in dataclasses.asdict(request).items()},
-                  "run_preset": ctx.preset.to_dict()}
+        config = {"run_preset": ctx.preset.to_dict(), **_method_provenance(method, request, checkpoint)}
         for task in todo:
             t0 = time.perf_counter()
             result = TASKS[task](method, ctx.prepared, options)
@@ -162,6 +160,19 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
             shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in headline)
             print(f"{title} {task} [{ctx.protocol.tag}]: {shown}")
         return method
+
+
+def _method_provenance(method: Method, request: TrainRequest, given: Path | None) -> dict:
+    """What the scored model is: the training request it was trained (or resumed) from, or, for a
+    checkpoint given with ``--checkpoint``, that file and the config stored in it (the request was not
+    used then, and the checkpoint may come from another preset or a paper-silent switch)."""
+    if given is None:
+        return {"train_request": {k: str(v) if isinstance(v, Path) else v
+                                  for k, v in dataclasses.asdict(request).items()}}
+    config = getattr(method, "config", None)
+    if dataclasses.is_dataclass(config):
+        config = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    return {"given_checkpoint": str(given), "checkpoint_config": config if isinstance(config, dict) else None}
 
 
 def parse_ablations(ablations: str | None) -> tuple[str, ...]:

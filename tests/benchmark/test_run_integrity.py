@@ -4,6 +4,7 @@ resumed, figures come from the scored models and never train."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmark import presets
 from benchmark.run import run
@@ -115,6 +117,14 @@ def test_figures_come_from_the_scored_models_and_never_train(prepared_dir, tmp_p
         **common)
     assert not (tmp_path / "work2" / "checkpoints").exists()
     assert (tmp_path / "given" / "figures" / "onegan_reconstruction.png").exists()
+    # its records name the file and the config stored in it, not a training request that was not used
+    given = [r for r in read_jsonl(tmp_path / "given" / "records.jsonl") if r["method"] == "onegan"]
+    stored = json.loads(json.dumps(torch.load(checkpoint, weights_only=True)["config"]))  # tuples as lists
+    assert given and all("train_request" not in r["config"] for r in given)
+    assert {r["config"]["given_checkpoint"] for r in given} == {str(checkpoint)}
+    assert all(r["config"]["checkpoint_config"] == stored for r in given)
+    trained = [r for r in read_jsonl(out / "records.jsonl") if r["method"] == "onegan"]
+    assert all(r["config"]["train_request"]["seed"] == 1 and "given_checkpoint" not in r["config"] for r in trained)
     # a rerun with every cell recorded draws from the recorded checkpoint, training nothing
     before = sorted(p.stat().st_mtime_ns for p in work.rglob("checkpoint.pt"))
     run(methods="onegan", seeds="1", out=out, work=work, **common)
