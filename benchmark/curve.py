@@ -31,6 +31,7 @@ from benchmark.methods import METHODS, obtain_method
 from benchmark.presets import get_preset
 from benchmark.records import RecordStore, make_records
 from benchmark.run import RunContext, ensure_evaluator, prepare_dataset
+from benchmark.seed_spread import seed_std
 from benchmark.tasks import TASKS, EvalOptions
 from core.atomic import write_json_atomic
 from core.contract import TrainRequest
@@ -189,7 +190,7 @@ def summary_markdown(records: list[dict]) -> str:
             row.append(f"{np.mean(cpu):.1f}" if cpu else "–")
             for metric in SUMMARY_METRICS:
                 values = [p[2] for seeds in points.get(metric, {}).values() for p in seeds if p[0] == iteration]
-                row.append(f"{np.mean(values):.3g} ± {np.std(values):.2g} ({len(values)})" if values else "–")
+                row.append(f"{np.mean(values):.3g} ± {seed_std(values):.2g} ({len(values)})" if values else "–")
             rows.append(row)
     floor_row = ["floor", "–", "–", *(f"{floors[k]:.3g}" if k in floors else "–" for k in (
         ("centred-box", "iou"), ("kmeans-colour", "acc"), ("kmeans-colour", "nmi"), ("kmeans-colour", "parent_acc"),

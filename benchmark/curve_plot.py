@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.methods import title_of
+from benchmark.seed_spread import seed_std
 from core.atomic import atomic_path, read_jsonl
 
 # (metric, panel title, floor: (floor method, floor metric, offset, label) or None)
@@ -69,7 +70,7 @@ def _draw_method(ax, seeds: dict[int, list[tuple[int, float, float]]], method: s
     its = sorted(by_iteration)
     cpu = np.array([np.mean([c for c, _ in by_iteration[i]]) for i in its])
     mean = np.array([np.mean([v for _, v in by_iteration[i]]) for i in its])
-    std = np.array([np.std([v for _, v in by_iteration[i]]) for i in its])
+    std = np.array([seed_std([v for _, v in by_iteration[i]]) for i in its])
     ax.plot(cpu, mean, color=colour, ls=style, lw=2, marker="o",
             label=f"{title_of(method)} (mean ± std of the seeds at a budget)")
     ax.fill_between(cpu, mean - std, mean + std, color=colour, alpha=0.15)

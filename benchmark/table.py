@@ -27,6 +27,7 @@ from baselines.reported import later_sota_records, reported_records
 from benchmark import metric_registry, protocols
 from benchmark.methods import METHODS, title_of
 from benchmark.records import RECORDS_FILE
+from benchmark.seed_spread import seed_std
 from core.atomic import read_jsonl, write_text_atomic
 from core.errors import UserError
 
@@ -101,7 +102,7 @@ def aggregate(records: list[dict]) -> Stats:
         grouped[(protocol, dataset, method, variant, metric)].append(record["value"])
         if record.get("cut_short"):
             stats.cut_short.add((protocol, dataset, method, variant, metric))
-    stats.update({k: (float(np.mean(v)), float(np.std(v)) if len(v) > 1 else None, len(v))
+    stats.update({k: (float(np.mean(v)), seed_std(v) if len(v) > 1 else None, len(v))
                   for k, v in grouped.items()})
     return stats
 

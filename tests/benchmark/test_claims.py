@@ -42,3 +42,23 @@ def test_variants_select_curve_budgets_in_iteration_order():
     assert at_1200.mean == 60.0 and at_1200.status == "FAILED"
     (at_2400,) = evaluate_claims(records, variant="@2400", claims=(IOU,))
     assert at_2400.status == "holds"
+
+
+def test_the_spread_is_the_sample_std_of_the_seeds():
+    """mean − std uses n − 1 (statistics.stdev, an independent reference): with three seeds the
+    population std would pass a floor that the sample std does not."""
+    import statistics
+
+    import numpy as np
+
+    from benchmark.seed_spread import seed_std
+
+    values = (0.30, 0.32, 0.35)
+    assert seed_std(values) == statistics.stdev(values) and seed_std([0.4]) == 0.0 and seed_std([]) == 0.0
+    mean = statistics.fmean(values)
+    floor = mean - (np.std(values) + statistics.stdev(values)) / 2   # between the two forms of mean − std
+    claim = Claim("x", "acc", None, None, floor, required=True)
+    (result,) = evaluate_claims([_record("onegan", "acc", v, seed=s) for s, v in enumerate(values)], claims=(claim,))
+    assert mean - np.std(values) > floor and result.std == statistics.stdev(values) and result.status == "FAILED"
+    (one,) = evaluate_claims([_record("onegan", "acc", 0.4)], claims=(claim,))
+    assert one.std == 0.0 and one.holds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import statistics
 import subprocess
 
 import pytest
@@ -26,13 +27,13 @@ RECORDS = [
 def test_aggregate_mean_std_latest_wins():
     stats = aggregate(RECORDS)
     mean, std, n = stats[("onegan2020@v1", "synthetic", "onegan", "", "iou")]
-    assert (mean, n) == (61.0, 2) and std == pytest.approx(1.0)
+    assert (mean, n) == (61.0, 2) and std == pytest.approx(statistics.stdev([60.0, 62.0]))  # sample std: 1.41
     assert stats[("onegan2020@v1", "synthetic", "centred-box", "", "iou")][:1] == (51.0,)
 
 
 def test_markdown_measured_only_bold_and_arrows():
     text = render(build_tables(RECORDS, ["1", "2"], reported="none"), "markdown")
-    assert "**61.0 ± 1.0**" in text          # best IOU, higher is better
+    assert "**61.0 ± 1.4**" in text          # best IOU, higher is better
     assert "| centred box" in text and "51.0" in text
     assert "**30.0**" in text and "40.0" in text  # best FID is the lowest; the Dataset row is not eligible
     assert "FID↓" in text and "IOU↑" in text
@@ -55,7 +56,7 @@ def test_reported_marks_and_crosses():
 def test_latex_is_a_standalone_booktabs_document(tmp_path):
     text = render(build_tables(RECORDS, ["1", "2", "3"], reported="all"), "latex")
     assert text.startswith(r"\documentclass") and r"\toprule" in text and r"\end{document}" in text
-    assert r"\textbf{61.0 $\pm$ 1.0}" in text and r"$\downarrow$" in text and r"$\times$" in text
+    assert r"\textbf{61.0 $\pm$ 1.4}" in text and r"$\downarrow$" in text and r"$\times$" in text
     if shutil.which("pdflatex") is None:
         pytest.skip("no LaTeX compiler here; the document was checked textually")
     (tmp_path / "t.tex").write_text(text)
