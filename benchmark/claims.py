@@ -2,7 +2,8 @@
 
 A claim compares a method's metric (mean − std over seeds, the sample std of ``benchmark.seed_spread``,
 so one lucky seed cannot carry it) with a floor: another method's metric plus a margin (the centred box
-+ 10 IOU points, k-means on colour histograms) or a constant (diversity 0.5: half the within-class spread of the real images).
++ 10 IOU points, k-means on colour histograms) or a constant (diversity 0.5: half the within-class
+spread of the real images).
 ``required`` claims fail ``bench check``; the others are reported as tracked, because the demo's
 budget does not reach them yet (the learning curves in ``results/curves`` show where they stand).
 """
@@ -95,6 +96,21 @@ def claims_table(results: list[ClaimResult]) -> list[list]:
         shown = "–" if r.mean is None else f"{r.mean:.4g} ± {r.std:.2g} ({r.seeds} seed{'s' * (r.seeds != 1)})"
         rows.append([r.claim.text, shown, "–" if r.floor is None else f"{r.floor:.4g}", r.status])
     return rows
+
+
+def claims_text(records: list[dict], tablefmt: str = "github") -> str:
+    """The claims on ``records`` scored under the paper's protocol, as a table (OneGAN without a variant;
+    mean − std over its seeds), or "" when they hold no such OneGAN record. What ``bench run`` prints
+    after its tables and ``bench table --claims`` renders."""
+    from tabulate import tabulate
+
+    from benchmark.protocols import DEFAULT, PROTOCOLS, tag_of
+
+    chosen = [r for r in records if tag_of(r) == PROTOCOLS[DEFAULT].tag]
+    if not any(r["method"] == "onegan" and not r.get("variant") for r in chosen):
+        return ""
+    return tabulate(claims_table(evaluate_claims(chosen)), tablefmt=tablefmt,
+                    headers=["claim (mean − std over seeds > floor)", "OneGAN", "floor", "status"])
 
 
 def variants_with_records(records: list[dict], method: str = "onegan") -> list[str | None]:

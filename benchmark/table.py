@@ -25,6 +25,7 @@ from tabulate import tabulate
 
 from baselines.reported import later_sota_records, reported_records
 from benchmark import metric_registry, protocols
+from benchmark.claims import claims_text
 from benchmark.methods import METHODS, title_of
 from benchmark.records import RECORDS_FILE
 from benchmark.seed_spread import seed_std
@@ -379,7 +380,9 @@ def table(results: str | Path = "results/latest", format: str = "markdown", tabl
 def summary_table(records: list[dict], fingerprint: str | None = None) -> str:
     """The end-of-run summary: measured rows of every table, plain text."""
     chosen = [r for r in records if fingerprint is None or r.get("dataset_fingerprint") == fingerprint]
-    return render(build_tables(chosen, ["1", "2", "3"], reported="none"), "plain")
+    claims = claims_text(chosen, "simple")
+    return render(build_tables(chosen, ["1", "2", "3"], reported="none"), "plain") + (
+        f"\nClaims [{protocols.PROTOCOLS[protocols.DEFAULT].tag}]\n{claims}\n" if claims else "")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -391,9 +394,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reported", default="all", choices=["all", "none"],
                         help="show the paper's reported rows beside the measured ones")
     parser.add_argument("--out", default=None, help="write to this file instead of stdout")
+    parser.add_argument("--claims", action="store_true",
+                        help="only print the demo's claims on the records (mean − std over seeds against each "
+                             "floor; markdown)")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.claims:
+        text = claims_text(load_records(args.results))
+        print(text or f"no OneGAN records under {args.results}")
+        return 0
     text = table(args.results, args.format, args.tables, args.reported, args.out)
     if not args.out:
         print(text, end="")

@@ -62,3 +62,20 @@ def test_the_spread_is_the_sample_std_of_the_seeds():
     assert mean - np.std(values) > floor and result.std == statistics.stdev(values) and result.status == "FAILED"
     (one,) = evaluate_claims([_record("onegan", "acc", 0.4)], claims=(claim,))
     assert one.std == 0.0 and one.holds
+
+
+def test_claims_text_reads_the_papers_protocol_only():
+    from benchmark.claims import claims_text
+    from benchmark.table import summary_table
+
+    tagged = [{**r, "protocol": "onegan2020@v1", "task": "segmentation", "dataset": "synthetic",
+               "dataset_fingerprint": "f", "source": "measured"}
+              for r in [_record("centred-box", "iou", 50.0)] + [_record("onegan", "iou", v, seed=s)
+                                                                for s, v in enumerate((61.0, 62.0, 63.0))]]
+    text = claims_text(tagged)
+    row = next(line for line in text.splitlines() if line.startswith("| segmentation"))
+    assert "62 ± 1 (3 seeds)" in row and "| holds" in row
+    # the same numbers under another paper's protocol are not the demo's claims
+    assert claims_text([{**r, "protocol": "c3gan2022@v1"} for r in tagged]) == ""
+    assert claims_text([r for r in tagged if r["method"] != "onegan"]) == ""
+    assert "Claims [onegan2020@v1]" in summary_table(tagged) and "holds" in summary_table(tagged)
