@@ -50,8 +50,15 @@ def test_two_concurrent_runs_record_each_cell_once(prepared_dir, tmp_path):
     for method in ("centred box", "ReDO", "IIC-seg"):
         for seed in (0, 1):
             assert stdout.count(f"{method} seed {seed} segmentation [") == 1, stdout
-    run(task="segmentation", dataset=str(prepared_dir), methods="centred-box,redo,iic-seg", preset="smoke",
-        seeds="0,1", out=tmp_path / "single", work=tmp_path / "single-work", figures=False)
+    # one thread, as the two processes (OMP_NUM_THREADS=1): float results depend on the thread count,
+    # and this test must not rely on an earlier test having left torch on one thread
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run(task="segmentation", dataset=str(prepared_dir), methods="centred-box,redo,iic-seg", preset="smoke",
+            seeds="0,1", out=tmp_path / "single", work=tmp_path / "single-work", figures=False)
+    finally:
+        torch.set_num_threads(threads)
     single = {_key(r): r["value"] for r in read_jsonl(tmp_path / "single" / "records.jsonl")}
     assert {_key(r): r["value"] for r in records} == pytest.approx(single)
 
