@@ -69,7 +69,7 @@ def test_claims_text_reads_the_papers_protocol_only():
     from benchmark.table import summary_table
 
     tagged = [{**r, "protocol": "onegan2020@v1", "task": "segmentation", "dataset": "synthetic",
-               "dataset_fingerprint": "f", "source": "measured"}
+               "dataset_fingerprint": "f", "source": "measured", "preset": "tiny"}
               for r in [_record("centred-box", "iou", 50.0)] + [_record("onegan", "iou", v, seed=s)
                                                                 for s, v in enumerate((61.0, 62.0, 63.0))]]
     text = claims_text(tagged)
@@ -79,3 +79,9 @@ def test_claims_text_reads_the_papers_protocol_only():
     assert claims_text([{**r, "protocol": "c3gan2022@v1"} for r in tagged]) == ""
     assert claims_text([r for r in tagged if r["method"] != "onegan"]) == ""
     assert "Claims [onegan2020@v1]" in summary_table(tagged) and "holds" in summary_table(tagged)
+    # one table per (dataset, preset): another dataset's OneGAN is not averaged in; smoke makes no claim
+    other = [{**r, "dataset": "cub", "value": 10.0} for r in tagged]
+    smoke = [{**r, "preset": "smoke", "value": 0.0} for r in tagged]
+    text = claims_text(tagged + other + smoke)
+    assert text.count("| segmentation") == 2 and "synthetic, preset tiny:" in text and "cub, preset tiny:" in text
+    assert "62 ± 1 (3 seeds)" in text and "smoke" not in text and claims_text(smoke) == ""
