@@ -110,13 +110,17 @@ def claims_text(records: list[dict], tablefmt: str = "github") -> str:
 
     from benchmark.protocols import DEFAULT, PROTOCOLS, tag_of
 
+    def key(r: dict) -> tuple[str, str, str]:  # one dataset (its fingerprint) at one preset
+        return str(r.get("dataset")), str(r.get("dataset_fingerprint")), str(r.get("preset"))
+
     chosen = [r for r in records if tag_of(r) == PROTOCOLS[DEFAULT].tag]
-    groups = sorted({(str(r.get("dataset")), str(r.get("preset"))) for r in chosen
+    groups = sorted({key(r) for r in chosen
                      if r["method"] == "onegan" and not r.get("variant") and r.get("preset") not in UNCLAIMED_PRESETS})
     blocks = []
-    for dataset, preset in groups:
-        group = [r for r in chosen if (str(r.get("dataset")), str(r.get("preset"))) == (dataset, preset)]
-        blocks.append(f"{dataset}, preset {preset}:\n" + tabulate(
+    for group_key in groups:
+        dataset, fingerprint, preset = group_key
+        group = [r for r in chosen if key(r) == group_key]
+        blocks.append(f"{dataset} ({fingerprint}), preset {preset}:\n" + tabulate(
             claims_table(evaluate_claims(group)), tablefmt=tablefmt,
             headers=["claim (mean − std over seeds > floor)", "OneGAN", "floor", "status"]))
     return "\n\n".join(blocks)

@@ -83,5 +83,6 @@ def test_claims_text_reads_the_papers_protocol_only():
     other = [{**r, "dataset": "cub", "value": 10.0} for r in tagged]
     smoke = [{**r, "preset": "smoke", "value": 0.0} for r in tagged]
     text = claims_text(tagged + other + smoke)
-    assert text.count("| segmentation") == 2 and "synthetic, preset tiny:" in text and "cub, preset tiny:" in text
+    assert text.count("| segmentation") == 2
+    assert "synthetic (f), preset tiny:" in text and "cub (f), preset tiny:" in text
     assert "62 ± 1 (3 seeds)" in text and "smoke" not in text and claims_text(smoke) == ""
