@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmark.metrics.clustering import clustering_accuracy, nmi  # noqa: E402
+from benchmark.seed_spread import seed_std  # noqa: E402
 from core.atomic import append_jsonl, read_jsonl  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
 from data_prep.prepared import load_prepared  # noqa: E402
@@ -104,7 +105,7 @@ def summary(rows: list[dict], name: str) -> str:
         cells = []
         for metric in SUMMARY_METRICS:
             values = np.array([r[metric] for r in by_seed.values()])
-            std = f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else ""
+            std = f" ± {seed_std(values):.3f}" if len(values) > 1 else ""
             cells.append(f"{values.mean():.3f}{std}")
         table.append([iterations, len(by_seed), *cells])
     return tabulate(table, headers=["iterations", "seeds", *SUMMARY_METRICS], tablefmt="github")
