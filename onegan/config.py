@@ -135,6 +135,25 @@ class LossConfig:
     detach_fake_reconstruction_input: bool = True
     # Weight of CE(Q_m(I_m), φ_p) in L_GEN when ModelConfig.mask_parent_classifier is on (paper-silent).
     mask_parent_weight: float = 1.0
+    # Paper-silent (onegan/nuisance_augmentation.py): E_p, E_c classify a copy of the generated I
+    # recomposed on another sample's background, rotated by up to ±augment_rotation_degrees, scaled
+    # within augment_scale, mirrored at random, shifted by up to augment_translate (fraction of the half
+    # side) and brightened by up to ±augment_brightness, so that the codes cannot live in those nuisances.
+    nuisance_augmentation: bool = False
+    augment_swap_background: bool = True
+    augment_rotation_degrees: float = 180.0
+    augment_scale: tuple[float, float] = (0.8, 1.2)
+    augment_translate: float = 0.1
+    augment_brightness: float = 0.2
+    # E_p's copy also gets a random hue rotation (the parent is the shape; see nuisance_augmentation.py).
+    augment_parent_hue: bool = False
+
+    def __post_init__(self) -> None:
+        low, high = self.augment_scale
+        if not 0 < low <= high:
+            raise UserError(f"augment_scale must be (low, high) with 0 < low <= high, got {self.augment_scale}")
+        if not 0 <= self.augment_brightness < 1:
+            raise UserError(f"augment_brightness must lie in [0, 1), got {self.augment_brightness}")
 
 
 @dataclass(frozen=True)
@@ -229,7 +248,10 @@ class OneGANConfig:
         model = dict(data["model"])
         if "background_patch_strides" in model:
             model["background_patch_strides"] = tuple(model["background_patch_strides"])
-        return cls(model=ModelConfig(**model), loss=LossConfig(**data["loss"]),
+        loss = dict(data["loss"])
+        if "augment_scale" in loss:
+            loss["augment_scale"] = tuple(loss["augment_scale"])
+        return cls(model=ModelConfig(**model), loss=LossConfig(**loss),
                    schedule=ScheduleConfig(**data["schedule"]), train=TrainConfig(**train),
                    preset_name=data.get("preset_name", "paper"), ablation=data.get("ablation"))
 

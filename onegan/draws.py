@@ -43,6 +43,10 @@ class GlobalBatchDraws:
         """(local_batch, *shape) standard normal values."""
         return self._mine(torch.randn(self.global_batch, *shape, generator=self.generator))
 
+    def rand(self, *shape: int) -> torch.Tensor:
+        """(local_batch, *shape) values uniform in [0, 1)."""
+        return self._mine(torch.rand(self.global_batch, *shape, generator=self.generator))
+
     def randn_like(self, like: torch.Tensor) -> torch.Tensor:
         """ε shaped like ``like`` (whose first dimension is the local batch), in its dtype."""
         return self.randn(*like.shape[1:]).to(like.dtype)

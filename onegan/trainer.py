@@ -33,6 +33,7 @@ from onegan.draws import GlobalBatchDraws, iteration_seed
 from onegan.mixup import inference_mixup_weights
 from onegan.model import Generated, OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
 from onegan.networks.discriminators import DiscriminatorPair
+from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE, nuisance_augment, rotate_hue
 from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
 
 LOSS_LOG = "losses.jsonl"
@@ -258,7 +259,13 @@ class Trainer:
         _set_requires_grad(self.discriminators, False)
         try:
             with self._autocast():
-                g_named, model_total = self._model_losses(generated, child, parent, real, reconstructions)
+                # Drawn last, and only when on, so the default path's draws are unchanged.
+                nuisance = hue = None
+                if cfg.loss.nuisance_augmentation:
+                    nuisance = draws.rand(DRAWS_PER_SAMPLE)
+                    hue = draws.rand(1) if cfg.loss.augment_parent_hue else None
+                g_named, model_total = self._model_losses(generated, child, parent, real, reconstructions,
+                                                          nuisance, hue)
             named.update(g_named)
             nonfinite = self._nonfinite(g_named)
             self.model_optimizer.zero_grad(set_to_none=True)
@@ -290,7 +297,8 @@ class Trainer:
                                                loss_cfg.mask_area_weight)
 
     def _model_losses(self, generated: Generated, child: torch.Tensor, parent: torch.Tensor, real: torch.Tensor,
-                      reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]]
+                      reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]],
+                      nuisance: torch.Tensor | None = None, hue: torch.Tensor | None = None
                       ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         loss_cfg, model = self.config.loss, self.model
         named: dict[str, torch.Tensor] = {}
@@ -301,8 +309,14 @@ class Trainer:
         shape = model.shape_encoder(generated.image)
         style = model.style_encoder(generated.image)
         bypass_bg = model.background_encoder(generated.image, generated.mask)
-        l_e = losses.classification_loss(shape.parent_logits, parent, style.child_logits, child,
-                                         child_judgement.child_logits)
+        parent_logits, child_logits = shape.parent_logits, style.child_logits
+        if nuisance is not None:
+            # E_p, E_c classify a copy whose nuisances are re-drawn (LossConfig.nuisance_augmentation);
+            # L_MSE keeps the unmoved image, whose bypass B_fg is aligned with A_fg.
+            moved = nuisance_augment(generated.foreground, generated.mask, generated.background, nuisance, loss_cfg)
+            parent_logits = model.shape_encoder(moved if hue is None else rotate_hue(moved, hue)).parent_logits
+            child_logits = model.style_encoder(moved).child_logits
+        l_e = losses.classification_loss(parent_logits, parent, child_logits, child, child_judgement.child_logits)
         l_mse = losses.latent_distance_loss(generated.v_c.detach(), style.mu_c, generated.v_p.detach(), shape.mu_p,
                                             generated.preimage_fg.detach(), shape.bypass_fg,
                                             generated.preimage_bg.detach(), bypass_bg, self.config.model.bypass)

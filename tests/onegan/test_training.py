@@ -220,3 +220,19 @@ def test_fake_reconstruction_switches_reach_the_reconstruction_path(prepared, tm
         trainer.clone_discriminators()
         trainer.step()
     assert seen == [("predicted", False, False), ("known", True, True)]
+
+
+def test_nuisance_augmentation_changes_only_what_the_encoders_classify(prepared, tmp_path, micro_config):
+    """With ``LossConfig.nuisance_augmentation`` on, the first step's discriminator and adversarial
+    losses equal the default's (its draws come last), and L_E differs (E_p, E_c see the moved copy)."""
+    base = micro_config(6)
+    on = dataclasses.replace(base, loss=dataclasses.replace(base.loss, nuisance_augmentation=True))
+    off_losses = Trainer(base, prepared, tmp_path / "off", seed=0, progress=False).step()
+    on_losses = Trainer(on, prepared, tmp_path / "on", seed=0, progress=False).step()
+    for name in ("gen/L_D", "gen/L_G", "gen/L_MSE"):
+        torch.testing.assert_close(on_losses[name], off_losses[name])
+    assert torch.isfinite(on_losses["gen/L_E"]) and not torch.allclose(on_losses["gen/L_E"], off_losses["gen/L_E"])
+    hue = dataclasses.replace(on, loss=dataclasses.replace(on.loss, augment_parent_hue=True))
+    hue_losses = Trainer(hue, prepared, tmp_path / "hue", seed=0, progress=False).step()
+    torch.testing.assert_close(hue_losses["gen/L_G"], off_losses["gen/L_G"])
+    assert not torch.allclose(hue_losses["gen/L_E"], on_losses["gen/L_E"])
