@@ -265,9 +265,13 @@ def _tiny() -> OneGANConfig:
     # discriminators (8/16 channels) never left chance (L_DbgA, L_DbgB ~ 2 ln 2), so D_bgB could not
     # forbid objects in I_bg and the masks stayed blobs at the area bound. L_RM: masks at most 45% of
     # the image plus a sparsity pull (0.5 x area), so the mask shrinks to what I_bg may not show.
+    # Nuisance augmentation with a hue-blind E_p (paper-silent, onegan/nuisance_augmentation.py): without
+    # it the codes live in the background and the pose's handedness on fakes, and the clusters of real
+    # images stay at the colour floor (README "Where the codes live"). The paper preset keeps Eq. 12 as is.
     return OneGANConfig(
         model=ModelConfig(image_size=32, ngf=16, ndf=32, z_dim=16, background_patch_strides=(1, 2, 1)),
-        loss=LossConfig(mask_area_max=0.45, mask_area_weight=0.5),
+        loss=LossConfig(mask_area_max=0.45, mask_area_weight=0.5, nuisance_augmentation=True,
+                        augment_parent_hue=True),
         schedule=ScheduleConfig(iterations=1200, fake_recon_start=400, real_recon_start=800),
         train=TrainConfig(batch_size=16, lr=4e-4, log_every=25, sample_every=200, checkpoint_every=200),
     )

@@ -3,8 +3,8 @@ and the colour k-means floor, the NMI of the child and parent clusters on the sy
 images against each cue the world is built from (``data_prep.synthetic``): the child class, the parent
 (shape), the hue family (child j of every parent shares its colour pair), the texture, and the hue of
 the image's background (the mean colour outside the object's mask, in 6 hue bins; independent of the
-class by construction), and the object's size (its mask's area in quartiles; also independent of the
-class).
+class by construction), and the object's size (its mask's area in quartiles; not independent of the
+parent: its lobes and elongation set its area, NMI(parent, size) = .134 on the default world).
 
 A child clustering that follows hue alone scores NMI(hue) near its maximum and NMI(child) at about
 log 3 / log 12 of it; the parent clustering should follow the shape. One JSON line per model to
