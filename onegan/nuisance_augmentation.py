@@ -1,10 +1,11 @@
 """Nuisance augmentation of generated images before the encoders classify them (paper-silent;
-``LossConfig.nuisance_augmentation``, off in every preset).
+``LossConfig.nuisance_augmentation``: on in the ``tiny`` preset, off in ``paper`` and ``smoke``).
 
 Why: the classification loss L_E (Eq. 12) lets the generator mark each code with whatever the
-encoders read most cheaply on a *generated* image. Measured on the tiny preset (README "The codes live
-in nuisances"), E_p and E_c classify fakes at 99 % but fall to chance (24 %) when the generated object
-is put on another sample's background, and at 7,200 iterations E_p falls to 9 % on a mirrored fake:
+encoders read most cheaply on a *generated* image. Measured on the tiny preset without it (README
+"Where the codes live"; ``scripts/onegan_code_carriers.py``), E_p and E_c classify fakes at 99 % but
+fall to chance (24 %) when the generated object is put on another sample's background, and at 7,200
+iterations E_p falls to 9 % on a mirrored fake:
 the codes sit in the background and in the pose's handedness. Real images carry neither (their
 backgrounds are independent of the class, their poses are random and they are flipped in training), so
 clusters learnt from those cues do not transfer. Classifying a copy of I whose nuisances are
@@ -17,7 +18,8 @@ with the same e_p will have the same object shape"), and with the nuisances gone
 cheapest mark for a parent is its hue, which real parents do not have (every hue occurs in every
 parent here). E_c keeps the colours: the child is the style.
 
-The copy is Eq. 5 recomposed on another sample's background (``swap_background``), then one random
+The copy is Eq. 5 recomposed on another sample's background (``augment_swap_background``; the next
+sample of this process's batch), then one random
 similarity per sample (rotation, isotropic scale, mirror, translation; bilinear, reflection padding)
 and a brightness factor. Everything is differentiable, so the generator learns through it.
 """
