@@ -6,6 +6,10 @@
   ``diversity`` score, which uses evaluator features);
 - IOU of ``segment`` > 0.5 (per-image mean) and child/parent ACC/NMI of ``cluster`` on the object images.
 
+The base is the current ``tiny`` preset, which has the nuisance augmentation on; rows named before it
+was (everything but ``nuis*``) ran the paper's Eq. 12: add ``--set loss.nuisance_augmentation=false``
+to rerun them as they were. ``--per-code CHECKPOINT ...`` prints each code's spread (the figure's rows).
+
 ``REPO=/path/to/checkout`` runs another checkout's code (e.g. the networks before the FineGAN
 topology, commit b140446) with this script. Appends one JSON line per run to ``--result``.
 
@@ -56,6 +60,19 @@ def _mean_pairwise(x: torch.Tensor) -> float:
     return float(torch.cdist(x, x).sum() / (x.shape[0] * (x.shape[0] - 1)))
 
 
+@torch.no_grad()
+def per_code_spread(method: OneGAN, device: str) -> list[float]:
+    """Per child code, the mean pairwise pixel distance of 8 samples sharing it (8 fixed z's)."""
+    m, generator, spreads = method.config.model, torch.Generator().manual_seed(123), []
+    for c in range(m.num_classes):
+        child = torch.full((8,), c)
+        z = torch.randn(8, m.z_dim, generator=generator)
+        parent = parent_of_child(child, m.num_classes, m.num_parents)
+        out = method.model.generate(child.to(device), parent.to(device), z.to(device))
+        spreads.append(_mean_pairwise(to_unit_range(out.image).cpu()))
+    return spreads
+
+
 def _score(trainer: Trainer, config: OneGANConfig, prepared, device: str) -> dict:
     """Spread, IOU and child/parent ACC/NMI of the trainer's current model (see the module docstring)."""
     method = OneGAN(trainer.model, config, device)
@@ -71,15 +88,8 @@ def _score(trainer: Trainer, config: OneGANConfig, prepared, device: str) -> dic
     size, m = config.model.image_size, config.model
     small = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
                                             align_corners=False)
-    generator, fake, real = torch.Generator().manual_seed(123), [], []
-    with torch.no_grad():
-        for c in range(m.num_classes):
-            child = torch.full((8,), c)
-            z = torch.randn(8, m.z_dim, generator=generator)
-            parent = parent_of_child(child, m.num_classes, m.num_parents)
-            out = method.model.generate(child.to(device), parent.to(device), z.to(device))
-            fake.append(_mean_pairwise(to_unit_range(out.image).cpu()))
-            real.append(_mean_pairwise(small[np.flatnonzero(children == c)[:8]]))
+    fake = per_code_spread(method, device)
+    real = [_mean_pairwise(small[np.flatnonzero(children == c)[:8]]) for c in range(m.num_classes)]
     trainer.model.train()  # OneGAN() switched it to eval; training may go on
     return {"spread": round(float(np.mean(fake) / np.mean(real)), 3), "iou": round(iou, 3),
             "acc": round(clustering_accuracy(children, clusters.child.numpy()), 3),
@@ -113,7 +123,7 @@ def summary(rows: list[dict], name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--name", help="the run's name (required but with --per-code)")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides section.field=json")
     parser.add_argument("--classification-scale", type=float, default=None, help="scale L_E (Eq. 12)")
     parser.add_argument("--iterations", type=int, default=None)
@@ -131,7 +141,16 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true",
                         help="only print mean ± std over seeds, per iteration count, of --result's rows whose "
                              "name is --name or --name_s<seed>")
+    parser.add_argument("--per-code", nargs="+", type=Path, metavar="CHECKPOINT",
+                        help="only print each checkpoint's per-code spread (before the ratio to the real images')")
     args = parser.parse_args()
+    if args.per_code:
+        for path in args.per_code:
+            method = OneGAN.from_checkpoint(path, args.device)
+            print(path, " ".join(f"{v:.1f}" for v in per_code_spread(method, args.device)))
+        return
+    if not args.name:
+        parser.error("--name is required")
     if args.summary:
         print(summary(read_jsonl(args.result), args.name))
         return
