@@ -5,8 +5,8 @@ so one lucky seed cannot carry it) with a floor: another method's metric plus a 
 + 10 IOU points, k-means on colour histograms) or a constant (diversity 0.5: half the within-class
 spread of the real images).
 ``required`` claims fail ``bench check`` (one seed, so its own margin must exceed a seed's spread:
-the README's three-seed demo sets which do); the one other is reported as tracked: child ACC holds on
-the demo's seed 0 by less than the spread over seeds.
+the six runs at the demo's budget in the README set which do); the others are reported as tracked:
+child ACC and NMI hold on the demo's seed 0 by less than the spread over those runs.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("clustering: child ACC > k-means on colour histograms (k = NC)", "acc", "kmeans-colour", "acc", 0.0,
           False),
     Claim("clustering: child NMI > k-means on colour histograms (k = NC)", "nmi", "kmeans-colour", "nmi", 0.0,
-          True),
+          False),
     Claim("clustering: parent ACC > k-means on colour histograms (k = NP)", "parent_acc", "kmeans-colour",
           "parent_acc", 0.0, True),
     Claim("clustering: parent NMI > k-means on colour histograms (k = NP)", "parent_nmi", "kmeans-colour",

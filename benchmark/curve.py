@@ -254,13 +254,18 @@ def main(args: argparse.Namespace) -> int:
         from core.atomic import read_jsonl
 
         print(summary_markdown([r for f in _records_files(args) for r in read_jsonl(f)]))
+        _plot(args)  # --summary --plot redraws from the records, training nothing
         return 0
     records = run_curve(args.preset, _ints(args.seeds, "--seeds"), _ints(args.budgets, "--budgets"), args.out,
                         args.work, args.device, method=args.method)
+    _plot(args)
+    print(json.dumps({"records": str(records)}))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> None:
     if args.plot is not None:
         from benchmark.curve_plot import plot_curves
 
         plot_curves(_records_files(args), args.plot)
         print(f"plot: {args.plot}")
-    print(json.dumps({"records": str(records)}))
-    return 0
