@@ -25,6 +25,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from core.atomic import append_jsonl, read_jsonl  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.provenance import git_commit, package_versions  # noqa: E402
 from onegan.inference import OneGAN  # noqa: E402
 from onegan.model import parent_of_child  # noqa: E402
 from onegan.networks.generators import compose  # noqa: E402
@@ -32,9 +34,9 @@ from onegan.networks.generators import compose  # noqa: E402
 PERTURBATIONS = ("clean", "noise", "blur", "background_swap", "object_on_grey", "mirror", "quarter_turn")
 
 
-def perturbed_images(generated, generator: torch.Generator) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Every perturbation of a batch of generated images (in [-1, 1]), and the permutation that
-    ``background_swap`` draws its backgrounds from."""
+def perturbed_images(generated, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Every perturbation of a batch of generated images (in [-1, 1]); ``background_swap`` takes each
+    object's background from a random other sample (the target stays the object's code)."""
     image, n = generated.image, generated.image.shape[0]
     permutation = torch.randperm(n, generator=generator)
     kernel = (torch.tensor([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16).expand(3, 1, 3, 3)
@@ -47,7 +49,7 @@ def perturbed_images(generated, generator: torch.Generator) -> tuple[dict[str, t
         "mirror": image.flip(-1),
         "quarter_turn": image.rot90(1, (-2, -1)),
     }
-    return {name: x.clamp(-1, 1) for name, x in images.items()}, permutation
+    return {name: x.clamp(-1, 1) for name, x in images.items()}
 
 
 @torch.no_grad()
@@ -59,9 +61,8 @@ def code_accuracies(method: OneGAN, per_code: int = 64, seed: int = 123) -> dict
     parent = parent_of_child(child, cfg.num_classes, cfg.num_parents)
     z = torch.randn(len(child), cfg.z_dim, generator=generator)
     generated = model.generate(child.to(method.device), parent.to(method.device), z.to(method.device))
-    images, _ = perturbed_images(generated, generator)
     out = {}
-    for name, image in images.items():
+    for name, image in perturbed_images(generated, generator).items():
         predicted_parent = model.shape_encoder(image).parent_logits.argmax(1).cpu()
         predicted_child = model.style_encoder(image).child_logits.argmax(1).cpu()
         out[name] = {"parent": round(float((predicted_parent == parent).float().mean()), 3),
@@ -90,9 +91,13 @@ def main() -> None:
     if args.checkpoint is None or not args.name:
         parser.error("give a checkpoint and --name (or --summary)")
     torch.set_num_threads(1)
-    method = OneGAN.from_checkpoint(args.checkpoint, "cpu")
+    try:
+        method = OneGAN.from_checkpoint(args.checkpoint, "cpu")
+    except UserError as err:
+        parser.error(str(err))
     row = {"name": args.name, "checkpoint": str(args.checkpoint), "iteration": method.iteration,
-           "config": method.config.to_dict(), "accuracy": code_accuracies(method)}
+           "config": method.config.to_dict(), "git_commit": git_commit(), "versions": package_versions(),
+           "accuracy": code_accuracies(method)}
     append_jsonl(args.result, row)
     print(summary([row]))
 

@@ -36,6 +36,7 @@ import torch  # noqa: E402
 from benchmark.metrics.clustering import clustering_accuracy, nmi  # noqa: E402
 from benchmark.seed_spread import seed_std  # noqa: E402
 from core.atomic import append_jsonl, read_jsonl  # noqa: E402
+from core.errors import UserError  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
 from data_prep.prepared import load_prepared  # noqa: E402
 from data_prep.synthetic import write_synthetic  # noqa: E402
@@ -146,7 +147,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.per_code:
         for path in args.per_code:
-            method = OneGAN.from_checkpoint(path, args.device)
+            try:
+                method = OneGAN.from_checkpoint(path, args.device)
+            except UserError as err:
+                parser.error(str(err))
             print(path, " ".join(f"{v:.1f}" for v in per_code_spread(method, args.device)))
         return
     if not args.name:
