@@ -19,6 +19,8 @@ Precision = Literal["fp32", "bf16"]
 BackgroundCode = Literal["parent", "single"]
 BACKGROUND_CODES: tuple[str, ...] = ("parent", "single")
 ReconstructionClassCodes = Literal["argmax", "straight-through"]
+CodeInit = Literal["normal", "orthogonal"]
+CODE_INITS: tuple[str, ...] = ("normal", "orthogonal")
 RECONSTRUCTION_CLASS_CODES: tuple[str, ...] = ("argmax", "straight-through")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
@@ -67,6 +69,11 @@ class ModelConfig:
     # mask I_m alone, trained with the generator by LossConfig.mask_parent_weight · CE(Q_m(I_m), φ_p),
     # so that the outline, not only the whole image, carries the parent.
     mask_parent_classifier: bool = False
+    # How V_bg, V_p, V_c start (paper-silent): "normal" is PyTorch's N(0, 1) entries, so a code's norm
+    # is a draw (at d_p = 4 it ranges 0.9-3.8 over four parents) and a code drawn long drowns z in
+    # its generator; "orthogonal" starts them mutually orthogonal with unit norms (FineGAN's one-hot
+    # codes, rotated), so no code starts louder than another.
+    code_init: CodeInit = "normal"
 
     def __post_init__(self) -> None:
         if self.image_size < 32 or self.image_size & (self.image_size - 1):
@@ -78,6 +85,8 @@ class ModelConfig:
         if self.reconstruction_class_codes not in RECONSTRUCTION_CLASS_CODES:
             raise UserError(f"reconstruction_class_codes must be one of {RECONSTRUCTION_CLASS_CODES}, "
                             f"got {self.reconstruction_class_codes!r}")
+        if self.code_init not in CODE_INITS:
+            raise UserError(f"code_init must be one of {CODE_INITS}, got {self.code_init!r}")
         if self.num_classes < 1 or self.num_parents < 1:
             raise UserError(f"need NC, NP >= 1, got NC={self.num_classes}, NP={self.num_parents}")
         if self.ngf < 4 or self.ngf % 4:
@@ -268,8 +277,11 @@ def _tiny() -> OneGANConfig:
     # Nuisance augmentation with a hue-blind E_p (paper-silent, onegan/nuisance_augmentation.py): without
     # it the codes live in the background and the pose's handedness on fakes, and the clusters of real
     # images stay at the colour floor (README "Where the codes live"). The paper preset keeps Eq. 12 as is.
+    # Orthonormal code embeddings: at d_p = 4, N(0, 1) rows drew one parent's code 4x longer than
+    # another's, and the longest drowned z in its generator (README "One parent collapsed in z").
     return OneGANConfig(
-        model=ModelConfig(image_size=32, ngf=16, ndf=32, z_dim=16, background_patch_strides=(1, 2, 1)),
+        model=ModelConfig(image_size=32, ngf=16, ndf=32, z_dim=16, background_patch_strides=(1, 2, 1),
+                          code_init="orthogonal"),
         loss=LossConfig(mask_area_max=0.45, mask_area_weight=0.5, nuisance_augmentation=True,
                         augment_parent_hue=True),
         schedule=ScheduleConfig(iterations=1200, fake_recon_start=400, real_recon_start=800),

@@ -92,7 +92,10 @@ def _score(trainer: Trainer, config: OneGANConfig, prepared, device: str) -> dic
     fake = per_code_spread(method, device)
     real = [_mean_pairwise(small[np.flatnonzero(children == c)[:8]]) for c in range(m.num_classes)]
     trainer.model.train()  # OneGAN() switched it to eval; training may go on
-    return {"spread": round(float(np.mean(fake) / np.mean(real)), 3), "iou": round(iou, 3),
+    return {"spread": round(float(np.mean(fake) / np.mean(real)), 3),
+            # the least diverse code's spread over the real classes' mean: a per-code collapse (one
+            # parent's rows alike along z) that the mean above averages over
+            "spread_min_code": round(float(np.min(fake) / np.mean(real)), 3), "iou": round(iou, 3),
             "acc": round(clustering_accuracy(children, clusters.child.numpy()), 3),
             "nmi": round(nmi(children, clusters.child.numpy()), 3),
             "parent_acc": round(clustering_accuracy(parents, clusters.parent.numpy()), 3),

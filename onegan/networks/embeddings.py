@@ -31,6 +31,9 @@ class CodeEmbeddings(nn.Module):
         self.background = nn.Embedding(1 if self.single_background else config.num_parents, config.background_code_dim)
         self.parent = nn.Embedding(config.num_parents, config.parent_code_dim)      # V_p
         self.child = nn.Embedding(config.num_classes, config.child_code_dim)       # V_c
+        if config.code_init == "orthogonal":
+            for table in (self.background, self.parent, self.child):
+                _orthonormal_rows_(table.weight)
 
     def from_one_hot(self, child: torch.Tensor, parent: torch.Tensor) -> Codes:
         """The same codes from one-hot (or relaxed, e.g. straight-through) rows e_c (N, NC), e_p (N, NP):
@@ -42,3 +45,16 @@ class CodeEmbeddings(nn.Module):
     def forward(self, child: torch.Tensor, parent: torch.Tensor) -> Codes:
         background = torch.zeros_like(parent) if self.single_background else parent
         return Codes(self.background(background), self.parent(parent), self.child(child))
+
+
+@torch.no_grad()
+def _orthonormal_rows_(weight: torch.Tensor) -> None:
+    """Rows of unit norm, mutually orthogonal where rows <= width: FineGAN's one-hot codes up to a
+    rotation. Orthogonalises the N(0, 1) draw already in ``weight`` (QR, as ``nn.init.orthogonal_``
+    does with a fresh one), so the global generator is left where the default init leaves it and every
+    network built later starts the same."""
+    rows, width = weight.shape
+    q, r = torch.linalg.qr(weight.T if rows <= width else weight)
+    q = q * torch.sign(torch.diagonal(r))  # the unique Q with a positive diagonal R
+    weight.copy_(q.T if rows <= width else q)
+    weight.div_(weight.norm(dim=1, keepdim=True))

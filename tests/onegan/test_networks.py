@@ -111,6 +111,35 @@ def test_background_code_follows_the_parent_or_is_single():
     assert OneGANConfig.from_dict(legacy).model.background_code == "parent"  # configs written before it
 
 
+def test_orthogonal_code_init_gives_equal_norm_orthogonal_codes():
+    import dataclasses
+
+    from core.errors import UserError
+
+    config = OneGANConfig.preset("smoke", 12, 4).model
+    torch.manual_seed(0)
+    normal = OneGANModel(config)
+    norms = normal.embeddings.parent.weight.norm(dim=1)
+    assert norms.max() / norms.min() > 1.2  # N(0, 1) rows: some codes start louder than others
+    torch.manual_seed(0)
+    orthogonal = OneGANModel(dataclasses.replace(config, code_init="orthogonal"))
+    for table in (orthogonal.embeddings.background, orthogonal.embeddings.parent, orthogonal.embeddings.child):
+        weight = table.weight.detach()
+        gram = weight @ weight.T  # rows <= width here: orthonormal, FineGAN's one-hot codes rotated
+        torch.testing.assert_close(gram, torch.eye(weight.shape[0]), atol=1e-5, rtol=0)
+    # more codes than width: orthogonality is impossible, equal norms are not
+    narrow = OneGANModel(dataclasses.replace(config, code_init="orthogonal", code_dim=8)).embeddings.child.weight
+    torch.testing.assert_close(narrow.norm(dim=1), torch.ones(12))
+    # the same draws from the global generator: every network after the embeddings starts the same
+    after = zip(normal.foreground_generator.parameters(), orthogonal.foreground_generator.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in after)
+    with pytest.raises(UserError, match="code_init must be one of"):
+        dataclasses.replace(config, code_init="uniform")
+    legacy = OneGANConfig.preset("smoke", 12, 4).to_dict()
+    legacy["model"].pop("code_init")
+    assert OneGANConfig.from_dict(legacy).model.code_init == "normal"  # configs written before it
+
+
 @pytest.mark.parametrize("codes", ["argmax", "straight-through"])
 def test_reconstruction_class_codes(codes):
     """Straight-through ê: the same reconstruction forward as argmax, plus a gradient into the class
