@@ -15,12 +15,16 @@ _PACKAGES = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "scikit
 
 
 def git_commit(repo: str | os.PathLike | None = None) -> str:
-    """The commit of the code that produced a result ('unknown' outside a checkout; '+dirty' if modified)."""
+    """The commit of the code that produced a result ('unknown' outside a checkout; '+dirty' if a
+    tracked file outside ``results/`` and the Markdown docs is modified)."""
     cwd = Path(repo) if repo else Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        # Only changes to code count: results/ and the Markdown docs do not change what a run
+        # computes, and a run that appends to a committed results file would otherwise call itself dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results", ":(exclude)*.md"], cwd=cwd,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
