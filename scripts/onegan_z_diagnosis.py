@@ -8,7 +8,8 @@
 
 The base is the current ``tiny`` preset, which has the nuisance augmentation on; rows named before it
 was (everything but ``nuis*``) ran the paper's Eq. 12: add ``--set loss.nuisance_augmentation=false``
-to rerun them as they were. ``--per-code CHECKPOINT ...`` prints each code's spread (the figure's rows).
+to rerun them as they were. ``--per-code CHECKPOINT ...`` prints each code's spread (the figure's rows);
+``--parent-code-scales 0.5,1,2`` adds each parent's mask spread with its code v_p rescaled.
 
 ``REPO=/path/to/checkout`` runs another checkout's code (e.g. the networks before the FineGAN
 topology, commit b140446) with this script. Appends one JSON line per run to ``--result``.
@@ -74,6 +75,26 @@ def per_code_spread(method: OneGAN, device: str) -> list[float]:
     return spreads
 
 
+@torch.no_grad()
+def parent_code_scaling(method: OneGAN, scales: list[float], device: str) -> list[str]:
+    """Per parent: |v_p| and the mask spread (mean pairwise distance of I_m over 8 fixed z's, with the
+    parent's first child code) when v_p is multiplied by each scale at inference. A spread that falls
+    as the code grows says the code's length, not only its direction, sets how much z moves the shape."""
+    m, embeddings = method.config.model, method.model.embeddings
+    foreground, lines = method.model.foreground_generator, []
+    z = torch.randn(8, m.z_dim, generator=torch.Generator().manual_seed(123)).to(device)
+    for p in range(m.num_parents):
+        v_p = embeddings.parent.weight[p].expand(8, -1)
+        v_c = embeddings.child(torch.full((8,), p * max(m.num_classes // m.num_parents, 1), device=device))
+        spreads = []
+        for scale in scales:
+            shaped = foreground.shape(foreground.preimage(v_p * scale, z), v_p * scale)
+            spreads.append(_mean_pairwise(foreground.style(shaped, v_c)[1].cpu()))
+        lines.append(f"  parent {p}: |v_p| {float(v_p[0].norm()):.2f}, mask spread "
+                     + ", ".join(f"x{scale:g} {spread:.1f}" for scale, spread in zip(scales, spreads, strict=True)))
+    return lines
+
+
 def _score(trainer: Trainer, config: OneGANConfig, prepared, device: str) -> dict:
     """Spread, IOU and child/parent ACC/NMI of the trainer's current model (see the module docstring)."""
     method = OneGAN(trainer.model, config, device)
@@ -115,14 +136,17 @@ def summary(rows: list[dict], name: str) -> str:
         if r["name"] == name or r["name"].startswith(f"{name}_s"):
             runs.setdefault(r["iterations"], {})[r["seed"]] = r
     table = []
+    # rows written before spread_min_code existed lack it: the column appears when every row has it
+    ours = [r for by_seed in runs.values() for r in by_seed.values()]
+    metrics = SUMMARY_METRICS + (("spread_min_code",) if all("spread_min_code" in r for r in ours) else ())
     for iterations, by_seed in sorted(runs.items()):
         cells = []
-        for metric in SUMMARY_METRICS:
+        for metric in metrics:
             values = np.array([r[metric] for r in by_seed.values()])
             std = f" ± {seed_std(values):.3f}" if len(values) > 1 else ""
             cells.append(f"{values.mean():.3f}{std}")
         table.append([iterations, len(by_seed), *cells])
-    return tabulate(table, headers=["iterations", "seeds", *SUMMARY_METRICS], tablefmt="github")
+    return tabulate(table, headers=["iterations", "seeds", *metrics], tablefmt="github")
 
 
 def main() -> None:
@@ -147,6 +171,8 @@ def main() -> None:
                              "name is --name or --name_s<seed>")
     parser.add_argument("--per-code", nargs="+", type=Path, metavar="CHECKPOINT",
                         help="only print each checkpoint's per-code spread (before the ratio to the real images')")
+    parser.add_argument("--parent-code-scales", default=None, metavar="S1,S2,...",
+                        help="with --per-code: also print each parent's mask spread with v_p scaled by each S")
     args = parser.parse_args()
     if args.per_code:
         for path in args.per_code:
@@ -155,6 +181,9 @@ def main() -> None:
             except UserError as err:
                 parser.error(str(err))
             print(path, " ".join(f"{v:.1f}" for v in per_code_spread(method, args.device)))
+            if args.parent_code_scales:
+                scales = [float(s) for s in args.parent_code_scales.split(",")]
+                print("\n".join(parent_code_scaling(method, scales, args.device)))
         return
     if not args.name:
         parser.error("--name is required")
