@@ -19,9 +19,9 @@ Precision = Literal["fp32", "bf16"]
 BackgroundCode = Literal["parent", "single"]
 BACKGROUND_CODES: tuple[str, ...] = ("parent", "single")
 ReconstructionClassCodes = Literal["argmax", "straight-through"]
+RECONSTRUCTION_CLASS_CODES: tuple[str, ...] = ("argmax", "straight-through")
 CodeInit = Literal["normal", "orthogonal"]
 CODE_INITS: tuple[str, ...] = ("normal", "orthogonal")
-RECONSTRUCTION_CLASS_CODES: tuple[str, ...] = ("argmax", "straight-through")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 

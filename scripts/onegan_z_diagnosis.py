@@ -149,6 +149,17 @@ def summary(rows: list[dict], name: str) -> str:
     return tabulate(table, headers=["iterations", "seeds", *metrics], tablefmt="github")
 
 
+def _scales(text: str) -> list[float]:
+    """``--parent-code-scales``: comma-separated positive numbers."""
+    try:
+        scales = [float(s) for s in text.split(",")]
+    except ValueError:
+        scales = []
+    if not scales or any(s <= 0 for s in scales):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive numbers, got {text!r}")
+    return scales
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--name", help="the run's name (required but with --per-code)")
@@ -171,9 +182,11 @@ def main() -> None:
                              "name is --name or --name_s<seed>")
     parser.add_argument("--per-code", nargs="+", type=Path, metavar="CHECKPOINT",
                         help="only print each checkpoint's per-code spread (before the ratio to the real images')")
-    parser.add_argument("--parent-code-scales", default=None, metavar="S1,S2,...",
+    parser.add_argument("--parent-code-scales", type=_scales, default=None, metavar="S1,S2,...",
                         help="with --per-code: also print each parent's mask spread with v_p scaled by each S")
     args = parser.parse_args()
+    if args.parent_code_scales and not args.per_code:
+        parser.error("--parent-code-scales needs --per-code CHECKPOINT")
     if args.per_code:
         for path in args.per_code:
             try:
@@ -182,8 +195,7 @@ def main() -> None:
                 parser.error(str(err))
             print(path, " ".join(f"{v:.1f}" for v in per_code_spread(method, args.device)))
             if args.parent_code_scales:
-                scales = [float(s) for s in args.parent_code_scales.split(",")]
-                print("\n".join(parent_code_scaling(method, scales, args.device)))
+                print("\n".join(parent_code_scaling(method, args.parent_code_scales, args.device)))
         return
     if not args.name:
         parser.error("--name is required")
