@@ -102,16 +102,30 @@ def _stage(name: str, update: bool, reference: Path, work_dir: Path, seeds: str)
 def check(update: bool = False, reference: Path = REFERENCE, work: str | Path | None = None,
           seeds: str = "0", stages: tuple[str, ...] = STAGES,
           learning_reference: Path = LEARNING_REFERENCE) -> int:
-    """The API behind ``bench check``: 0 when nothing regressed, 1 otherwise."""
-    work_dir = Path(work) if work else Path(tempfile.mkdtemp(prefix="bench-check-"))
+    """The API behind ``bench check``: 0 when nothing regressed, 1 otherwise.
+
+    Without ``work`` the run goes to a fresh temporary directory (datasets, checkpoints, records: about
+    90 MB), removed afterwards when nothing regressed and kept, with its path printed, when something did.
+    """
+    temporary = work is None
+    work_dir = Path(tempfile.mkdtemp(prefix="bench-check-")) if temporary else Path(work)
     references = {"smoke": reference, "learning": learning_reference}
     ok = True
-    for name in stages:
-        print(f"bench check: stage {name}")
-        stage_ok = _stage(name, update, references[name], work_dir, seeds)
-        print(f"bench check: stage {name}: " + ("no regression" if stage_ok else
-                                                "REGRESSION (see rows marked REGRESSED/MISSING/FAILED)"))
-        ok &= stage_ok
+    try:
+        for name in stages:
+            print(f"bench check: stage {name}")
+            stage_ok = _stage(name, update, references[name], work_dir, seeds)
+            print(f"bench check: stage {name}: " + ("no regression" if stage_ok else
+                                                    "REGRESSION (see rows marked REGRESSED/MISSING/FAILED)"))
+            ok &= stage_ok
+    except BaseException:
+        ok = False
+        raise
+    finally:
+        if temporary and ok:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        elif temporary:
+            print(f"bench check: the run's files are kept for inspection in {work_dir}")
     print("bench check: " + ("no regression" if ok else "REGRESSION"))
     return 0 if ok else 1
 

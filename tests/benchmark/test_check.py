@@ -32,3 +32,29 @@ def test_protocols_never_compared_with_each_other():
     assert not ok and rows[0][0] == "onegan2020@v1" and rows[0][7] == "MISSING"
     rows, ok = compare(reference, [{**_rec("acc", 0.30), "protocol": "onegan2020@v1"}])
     assert ok and rows[0][7] == "ok"
+
+
+def _check_with_stage_result(monkeypatch, tmp_path, stage_ok):
+    """``check`` without --work, its stages replaced by one that writes a file and returns stage_ok."""
+    import benchmark.check as check_module
+
+    work = tmp_path / "bench-check-x"
+    monkeypatch.setattr(check_module.tempfile, "mkdtemp", lambda prefix: (work.mkdir(), str(work))[1])
+
+    def fake_stage(name, update, reference, work_dir, seeds):
+        (work_dir / f"{name}.txt").write_text("records")
+        return stage_ok
+
+    monkeypatch.setattr(check_module, "_stage", fake_stage)
+    return check_module.check(stages=("smoke",)), work
+
+
+def test_temporary_work_dir_removed_when_nothing_regressed(monkeypatch, tmp_path):
+    status, work = _check_with_stage_result(monkeypatch, tmp_path, stage_ok=True)
+    assert status == 0 and not work.exists()
+
+
+def test_temporary_work_dir_kept_on_regression(monkeypatch, tmp_path, capsys):
+    status, work = _check_with_stage_result(monkeypatch, tmp_path, stage_ok=False)
+    assert status == 1 and (work / "smoke.txt").exists()
+    assert str(work) in capsys.readouterr().out
