@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -243,8 +244,16 @@ def _stream(tasks: list[tuple[SourceImage, str]], config: WorkerConfig, workers:
         _init_worker(config)
         yield from tqdm(map(process_image, tasks), **bar)
         return
-    with multiprocessing.get_context().Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
-        yield from tqdm(pool.imap(process_image, tasks, chunksize=8), **bar)
+    # Not multiprocessing.Pool: closing its imap early (a bad image) runs Pool.terminate(), which can
+    # hang for good joining its task-handler thread (seen here under load: the test suite stalled in
+    # _terminate_pool). The executor cancels the chunks not started and waits for the running ones, so
+    # no worker writes into the build directory after this generator is closed.
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(),
+                                   initializer=_init_worker, initargs=(config,))
+    try:
+        yield from tqdm(executor.map(process_image, tasks, chunksize=8), **bar)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def build(options: PrepOptions) -> Path:
