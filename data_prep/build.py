@@ -292,8 +292,8 @@ def build(options: PrepOptions) -> Path:
         rows, patches, jobs, skipped = [], [], [], []
         by_id = {r.image_id: r for r in source.images}
         # Step 3.
-        # closing(): on an error the pool is terminated before the build directory is removed,
-        # so no worker writes into it afterwards.
+        # closing(): on an error the workers are shut down (unstarted chunks cancelled, running ones
+        # finished) before the build directory is removed, so no worker writes into it afterwards.
         stream = contextlib.closing(_stream(tasks, config, workers, options.progress))
         with stream as results:
             for result in results:
