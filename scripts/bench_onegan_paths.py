@@ -3,7 +3,7 @@
 opt-in: a different model).
 
     .venv/bin/python scripts/bench_onegan_paths.py [--preset tiny] [--rounds 10] [--steps 2] [--threads 1]
-                                                   [--compile]
+                                                   [--compile] [--device cpu]
 
 The reference path is ``Trainer(fast=False)``: contiguous NCHW tensors and Adam's per-tensor loop, the
 code as it was before the fast path. All trainers are built in one process and timed in interleaved
@@ -52,11 +52,24 @@ def _compile_networks(trainer: Trainer) -> None:
 
 def _timed(trainer: Trainer, iteration: int, steps: int) -> float:
     """Seconds per step of ``steps`` steps all run at ``iteration`` (its phase's paths)."""
+    _synchronize(trainer.device)
     start = time.perf_counter()
     for _ in range(steps):
         trainer.iteration = iteration
         trainer.step()
+    _synchronize(trainer.device)  # a GPU step returns before its kernels finish
     return (time.perf_counter() - start) / steps
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"cpu ({platform.processor() or platform.machine()})"
 
 
 def main() -> None:
@@ -67,10 +80,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_paths.txt"))
     parser.add_argument("--compile", action="store_true", help="also time the fast fp32 path under torch.compile")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    header = (f"# OneGAN training paths, {time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, cpu "
-              f"({platform.processor() or platform.machine()}), torch {torch.__version__}, threads "
+    header = (f"# OneGAN training paths, {time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, "
+              f"{_device_name(args.device)}, torch {torch.__version__}, threads "
               f"{torch.get_num_threads()}, preset {args.preset}, {args.rounds} interleaved rounds of "
               f"{args.steps} steps per path and phase. Shared, loaded machine: only the ratios mean anything "
               "(median of per-round ratios of it/s).")
@@ -84,10 +98,11 @@ def main() -> None:
         prepared = load_prepared(data)
         trainers = {name: Trainer(dataclasses.replace(config, train=dataclasses.replace(
             config.train, precision=precision)), prepared, Path(tmp) / name.replace(" ", "_"), fast=fast,
-            progress=False) for name, (fast, precision) in PATHS.items()}
+            device=args.device, progress=False) for name, (fast, precision) in PATHS.items()}
         ratios_shown = RATIOS
         if args.compile:
-            trainers[COMPILED] = Trainer(config, prepared, Path(tmp) / "compiled", progress=False)
+            trainers[COMPILED] = Trainer(config, prepared, Path(tmp) / "compiled", device=args.device,
+                                        progress=False)
             _compile_networks(trainers[COMPILED])
             ratios_shown = (*RATIOS, (COMPILED, "fast fp32"))
         for phase, iteration in (("phase I", 0), ("phase II", config.schedule.real_recon_start)):
