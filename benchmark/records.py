@@ -21,7 +21,7 @@ from benchmark import metric_registry
 from benchmark.protocols import LEGACY_TAG, tag_of
 from core.atomic import append_jsonl_lines, read_jsonl
 from core.locking import path_lock
-from core.provenance import git_commit, package_versions
+from core.provenance import compute_environment, git_commit, package_versions
 
 RECORDS_FILE = "records.jsonl"
 
@@ -109,12 +109,13 @@ def make_records(*, method: str, variant: str | None, dataset: str, dataset_fing
     ``progress`` (``TrainingProgress.as_record()``): iterations trained and planned, and ``cut_short``."""
     for metric in values:
         metric_registry.get(metric)
-    commit, versions = git_commit(), package_versions()
+    commit, versions, compute = git_commit(), package_versions(), compute_environment()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return [{
         "method": method, "variant": variant, "dataset": dataset, "dataset_fingerprint": dataset_fingerprint,
         "task": task, "metric": metric, "value": float(value), "seed": seed, "preset": preset, "protocol": protocol,
         "config": config, "checkpoint": checkpoint, "git_commit": commit, "versions": versions,
+        "compute": compute,
         "wall_time_s": round(wall_time_s, 3), "options": options or {}, "source": "measured",
         "timestamp": stamp, **(progress or {}),
     } for metric, value in values.items()]

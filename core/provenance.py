@@ -41,6 +41,16 @@ def package_versions(extra: Iterable[str] = ()) -> dict[str, str]:
     return versions
 
 
+def compute_environment() -> dict[str, str | int | None]:
+    """Where a result was computed. The thread count belongs to provenance because oneDNN's reductions
+    split by thread: the same seed on 1 and on 2 threads trains different weights (an evaluator's differ
+    by 0.002 after one epoch), while runs at one thread count on one machine repeat bit for bit."""
+    import torch  # local: the rest of this module is imported by light tools too
+
+    return {"torch_threads": torch.get_num_threads(), "machine": platform.machine(),
+            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
 def fingerprint_files(paths: Iterable[str | os.PathLike]) -> str:
     """SHA-256 over the names and contents of files (order-independent), first 16 hex digits."""
     digest = hashlib.sha256()

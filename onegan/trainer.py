@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from core.atomic import append_jsonl, atomic_path, read_jsonl, write_json_atomic
 from core.errors import UserError
+from core.provenance import compute_environment
 from data_prep.prepared import Prepared
 from onegan import losses
 from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint
@@ -108,6 +109,7 @@ class Trainer:
             "data": {"fingerprint": self.prepared.fingerprint, "num_classes": self.prepared.num_classes,
                      "num_parents": self.prepared.num_parents, "size": self.prepared.size,
                      "dataset": self.prepared.name, "root": str(self.prepared.root)},
+            "compute": compute_environment(),  # the thread count changes the float rounding of training
         }
 
     def save(self) -> Path:

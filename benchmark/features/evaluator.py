@@ -36,7 +36,7 @@ from benchmark.features.registry import Extractor, default_device, register_extr
 from core.atomic import atomic_path
 from core.checkpoint_file import load_data_only
 from core.errors import MissingWeightsError, UserError
-from core.provenance import git_commit, package_versions
+from core.provenance import compute_environment, git_commit, package_versions
 from data_prep.datasets import ObjectImages
 from data_prep.prepared import Prepared, load_prepared
 
@@ -260,7 +260,8 @@ def train_evaluator(data: str | os.PathLike | Prepared, arch: str, out: str | os
             "heldout_accuracy": heldout_accuracy, "heldout_count": len(heldout_set),
             "train_count": len(train_set),
             "heldout_image_ids": dataset.rows["image_id"].iloc[heldout_rows].tolist(),
-            "provenance": {"git_commit": git_commit(), "packages": package_versions()},
+            "provenance": {"git_commit": git_commit(), "packages": package_versions(),
+                           "compute": compute_environment()},
         }
         _save(checkpoint, out)
     return out

@@ -31,3 +31,24 @@ def test_only_code_changes_make_a_checkout_dirty(tmp_path):
     (tmp_path / "model.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == sha + "+dirty"
     assert git_commit(tmp_path.parent / "no-such-checkout") == "unknown"
+
+
+def test_records_and_checkpoints_name_the_thread_count(tmp_path):
+    """The same seed trains different weights on 1 and 2 threads (oneDNN splits its sums by thread),
+    so every record says how many threads computed it."""
+    import torch
+
+    from benchmark.records import make_records
+    from core.provenance import compute_environment
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            assert compute_environment()["torch_threads"] == threads
+            (record,) = make_records(method="m", variant=None, dataset="d", dataset_fingerprint="f", task="t",
+                                     values={"iou": 0.5}, seed=0, preset="tiny", config=None, checkpoint=None,
+                                     wall_time_s=1.0)
+            assert record["compute"]["torch_threads"] == threads
+    finally:
+        torch.set_num_threads(before)
