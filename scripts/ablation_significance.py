@@ -52,7 +52,8 @@ def cell(values: list[float], reference: list[float], digits: int) -> str:
         return f"{mean:.{digits}f}{spread}"
     p = welch_p(values, reference)
     mark = "**" if p < 0.05 else ""
-    return f"{mean:.{digits}f}{spread} ({mark}{mean - statistics.mean(reference):+.{digits}f}, p {p:.2f}{mark})"
+    shown = "p < .01" if p < 0.01 else f"p {p:.2f}"
+    return f"{mean:.{digits}f}{spread} ({mark}{mean - statistics.mean(reference):+.{digits}f}, {shown}{mark})"
 
 
 def main() -> None:
