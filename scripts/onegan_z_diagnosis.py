@@ -38,6 +38,7 @@ from benchmark.metrics.clustering import clustering_accuracy, nmi  # noqa: E402
 from benchmark.seed_spread import seed_std  # noqa: E402
 from core.atomic import append_jsonl, read_jsonl  # noqa: E402
 from core.errors import UserError  # noqa: E402
+from core.provenance import compute_environment, git_commit, package_versions  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
 from data_prep.prepared import load_prepared  # noqa: E402
 from data_prep.synthetic import write_synthetic  # noqa: E402
@@ -230,6 +231,8 @@ def main() -> None:
                "iterations": trainer.iteration, "device": args.device,
                "cpu_minutes": round((time.process_time() - cpu) / 60, 2),
                "wall_minutes": round((time.monotonic() - start) / 60, 2),
+               "git_commit": git_commit(os.environ.get("REPO")), "versions": package_versions(),
+               "compute": compute_environment(), "dataset_fingerprint": prepared.fingerprint,
                **_score(trainer, config, prepared, args.device)}
         print(json.dumps(row), flush=True)
         args.result.parent.mkdir(parents=True, exist_ok=True)
