@@ -32,6 +32,7 @@ from core.provenance import git_commit
 from data_prep.prepared import load_prepared
 from data_prep.synthetic import write_synthetic
 from onegan.config import OneGANConfig
+from onegan.step_timing import seconds_per_step
 from onegan.trainer import Trainer
 
 # name -> (Trainer(fast=...), TrainConfig.precision)
@@ -48,22 +49,6 @@ def _compile_networks(trainer: Trainer) -> None:
             setattr(trainer.model, name, torch.compile(module))
     for pair in trainer.discriminators.values():
         pair.background, pair.child = torch.compile(pair.background), torch.compile(pair.child)
-
-
-def _timed(trainer: Trainer, iteration: int, steps: int) -> float:
-    """Seconds per step of ``steps`` steps all run at ``iteration`` (its phase's paths)."""
-    _synchronize(trainer.device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.iteration = iteration
-        trainer.step()
-    _synchronize(trainer.device)  # a GPU step returns before its kernels finish
-    return (time.perf_counter() - start) / steps
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _device_name(device: str) -> str:
@@ -108,13 +93,13 @@ def main() -> None:
         for phase, iteration in (("phase I", 0), ("phase II", config.schedule.real_recon_start)):
             seconds: dict[str, list[float]] = {name: [] for name in trainers}
             for name, trainer in trainers.items():
-                warm = _timed(trainer, iteration, 1)  # warm-up (and compilation)
+                warm = seconds_per_step(trainer, iteration, 1)  # warm-up (and compilation)
                 if name == COMPILED:
                     lines.append(f"{args.preset} {phase}: first compiled step (compilation) {warm:.1f} s")
                     print(lines[-1], flush=True)
             for _ in range(args.rounds):
                 for name, trainer in trainers.items():
-                    seconds[name].append(_timed(trainer, iteration, args.steps))
+                    seconds[name].append(seconds_per_step(trainer, iteration, args.steps))
             speeds = ", ".join(f"{name} {1 / statistics.median(s):.2f} it/s" for name, s in seconds.items())
             lines.append(f"{args.preset} {phase}, batch {config.train.batch_size}: {speeds}")
             for new, old in ratios_shown:

@@ -28,6 +28,7 @@ from core.provenance import git_commit
 from data_prep.prepared import load_prepared
 from data_prep.synthetic import write_synthetic
 from onegan.config import OneGANConfig
+from onegan.step_timing import seconds_per_step
 from onegan.trainer import Trainer
 
 
@@ -47,15 +48,7 @@ def measure(preset: str, steps: int, device: str, workdir: Path) -> list[str]:
         with FlopCounterMode(display=False) as counter:
             trainer.step()
         flops = counter.get_total_flops()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(steps):
-            trainer.iteration = iteration
-            trainer.step()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        seconds = (time.perf_counter() - start) / steps
+        seconds = seconds_per_step(trainer, iteration, steps)
         lines.append(f"{preset:6s} {phase:9s} {size:4d}px batch {config.train.batch_size:3d}: "
                      f"{1 / seconds:8.3f} it/s  {seconds:8.3f} s/it  {flops / 1e9:9.2f} GFLOP/step "
                      f"({flops / seconds / 1e9:7.2f} GFLOP/s)")

@@ -25,12 +25,8 @@ from core.provenance import git_commit
 from data_prep.prepared import load_prepared
 from data_prep.synthetic import write_synthetic
 from onegan.config import OneGANConfig
+from onegan.step_timing import seconds_per_step
 from onegan.trainer import Trainer
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main() -> None:
@@ -55,19 +51,10 @@ def main() -> None:
                         size=config.model.image_size)
         trainer = Trainer(config, load_prepared(data), Path(tmp) / "run", device=device, progress=False)
 
-        def steps(count: int) -> float:
-            _synchronize(device)
-            start = time.perf_counter()
-            for _ in range(count):
-                trainer.iteration = iteration
-                trainer.step()
-            _synchronize(device)
-            return (time.perf_counter() - start) / count
-
-        steps(2)  # warm-up: allocator, cuDNN/oneDNN algorithm choice
+        seconds_per_step(trainer, iteration, 2)  # warm-up: allocator, cuDNN/oneDNN algorithm choice
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
         with profile(activities=activities) as prof:
-            per_step = steps(args.steps)
+            per_step = seconds_per_step(trainer, iteration, args.steps)
     events = prof.key_averages()
     # Kernel rows only: an operator's row also carries its kernels' time, which would count it twice.
     device_total = sum(e.self_device_time_total for e in events if e.device_type == DeviceType.CUDA) / 1e6 / args.steps
