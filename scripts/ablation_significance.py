@@ -45,10 +45,11 @@ def welch_p(a: list[float], b: list[float]) -> float:
     return float(ttest_ind(a, b, equal_var=False).pvalue)
 
 
-def cell(values: list[float], reference: list[float], digits: int) -> str:
+def cell(values: list[float], reference: list[float] | None, digits: int) -> str:
+    """``mean ± std``, and against ``reference`` (None for the reference row itself) the difference and p."""
     mean = statistics.mean(values)
     spread = f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
-    if reference is values:
+    if reference is None:
         return f"{mean:.{digits}f}{spread}"
     p = welch_p(values, reference)
     mark = "**" if p < 0.05 else ""
@@ -78,8 +79,9 @@ def main() -> None:
             for metric in group:
                 reference = [values[REFERENCE][metric][s] for s in sorted(values[REFERENCE][metric])]
                 scores = values[variant].get(metric, {})
-                row = reference if variant == REFERENCE else [scores[s] for s in sorted(scores)]
-                cells.append(cell(row, reference, METRICS[metric][1]) if row else "")
+                row = [scores[s] for s in sorted(scores)]
+                against = None if variant == REFERENCE else reference
+                cells.append(cell(row, against, METRICS[metric][1]) if row else "")
             print(f"| {variant} | " + " | ".join(cells) + " |")
         print()
 

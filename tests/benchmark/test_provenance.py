@@ -33,7 +33,7 @@ def test_only_code_changes_make_a_checkout_dirty(tmp_path):
     assert git_commit(tmp_path.parent / "no-such-checkout") == "unknown"
 
 
-def test_records_and_checkpoints_name_the_thread_count(tmp_path):
+def test_records_name_the_thread_count(tmp_path):
     """The same seed trains different weights on 1 and 2 threads (oneDNN splits its sums by thread),
     so every record says how many threads computed it."""
     import torch

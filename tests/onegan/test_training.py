@@ -49,6 +49,7 @@ def test_run_writes_logs_samples_and_checkpoint(prepared, tmp_path, micro_config
     path = trainer.run()
     state = load_checkpoint(path)
     assert state["iteration"] == 6 and state["config"]["preset_name"] == "smoke"
+    assert state["compute"]["torch_threads"] == torch.get_num_threads()  # it sets the float rounding
     records = read_jsonl(tmp_path / "run" / "losses.jsonl")
     assert [r["iteration"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert records[0]["paths"] == [GENERATION] and "gen/L_GEN" in records[0] and "fake/L_REC" not in records[0]
