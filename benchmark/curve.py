@@ -1,7 +1,7 @@
 """``bench curve``: a method's metrics at increasing training budgets (learning curves).
 
     bench curve [--method onegan|finegan] [--preset tiny] [--seeds 0,1,2] [--budgets 1200,2400,4800,9600]
-                [--out results/curves] [--work runs] [--plot results/curves/curves.png] [--compare FOLDER]
+                [--out results/latest/curves] [--work runs] [--plot results/latest/curves/curves.png] [--compare FOLDER]
 
 One long, resumable run per seed: the run preset's config of the method with its schedule extended to
 the largest budget (OneGAN: its phase boundaries kept at their iteration, so Phase II starts where the
@@ -94,7 +94,7 @@ def _score_snapshot(ctx: RunContext, name: str, method, snapshot: Path, budget: 
 
 
 def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tuple[int, ...] = (1200, 2400),
-              out: Path = Path("results/curves"), work: Path = Path("runs"), device: str = "cpu",
+              out: Path = Path("results/latest/curves"), work: Path = Path("runs"), device: str = "cpu",
               tasks: tuple[str, ...] = CURVE_TASKS, method: str = "onegan") -> Path:
     """Train/score every (seed, budget) of ``method`` (a name in ``CURVE_METHODS``) not yet recorded
     for ``tasks`` (those the method can do); returns the records file."""
@@ -216,7 +216,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     parser.add_argument("--budgets", default="1200,2400,4800,9600", help="iteration budgets, comma-separated")
-    parser.add_argument("--out", type=Path, default=Path("results/curves"))
+    parser.add_argument("--out", type=Path, default=Path("results/latest/curves"))
     parser.add_argument("--work", type=Path, default=Path("runs"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--summary", action="store_true",

@@ -270,7 +270,8 @@ def _paper() -> OneGANConfig:
 
 
 def _tiny() -> OneGANConfig:
-    # Measured on the synthetic set (results/onegan_tiny_synthetic.json). ndf = 32: at ndf = 8 the
+    # Measured on the synthetic set (results/studies/tiny_preset_design/onegan_tiny_synthetic.json).
+    # ndf = 32: at ndf = 8 the
     # discriminators (8/16 channels) never left chance (L_DbgA, L_DbgB ~ 2 ln 2), so D_bgB could not
     # forbid objects in I_bg and the masks stayed blobs at the area bound. L_RM: masks at most 45% of
     # the image plus a sparsity pull (0.5 x area), so the mask shrinks to what I_bg may not show.

@@ -8,8 +8,8 @@ ResBlocks, same-resolution conv) and 3x3 image/mask heads, and three discriminat
 
 ``finegan_module_params(NC, NP)`` counts the trainable parameters of each named submodule (BatchNorm
 affine weights included, running statistics excluded) at FineGAN's training configuration (GF_DIM =
-DF_DIM = 64, Z_DIM = 100, R_NUM = 2). ``results/finegan_reference_params.json`` holds the same counts
-obtained independently, by instantiating a re-creation of the official classes for CUB, Dogs and
+DF_DIM = 64, Z_DIM = 100, R_NUM = 2). ``results/studies/model_card/finegan_reference_params.json`` holds the
+same counts obtained independently, by instantiating a re-creation of the official classes for CUB, Dogs and
 Cars; a test checks that this arithmetic reproduces them.
 """
 
@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FINEGAN_SOURCE = "kkanshul/finegan@38db1dbfb7b1ed01e28f995f08932272c282f9dd code/model.py, code/cfg/train.yml"
-REFERENCE_FILE = "results/finegan_reference_params.json"  # in the repository, not the installed package
+# in the repository, not the installed package
+REFERENCE_FILE = "results/studies/model_card/finegan_reference_params.json"
 
 
 @dataclass(frozen=True)

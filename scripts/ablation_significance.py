@@ -1,7 +1,7 @@
 """Table 3's rows against the unablated model, seed by seed: which differences stand out of the
 seed spread.
 
-    .venv/bin/python scripts/ablation_significance.py results/table3_orthonormal/records.jsonl [...]
+    .venv/bin/python scripts/ablation_significance.py results/studies/table3_orthonormal/records.jsonl [...]
 
 For every ablation row (``variant``) of OneGAN's records and every metric below: mean ± sample std
 over its seeds, the difference of means from the ``reference`` row, and Welch's two-sided t-test p

@@ -7,7 +7,8 @@
    random-weight InceptionV3 saved by this script (nothing is downloaded);
 3. a generation evaluation with a cold real-feature cache vs the same evaluation again (cached).
 
-    .venv/bin/python scripts/bench_metrics.py [--images 64] [--device cpu] [--out results/bench_metrics.txt]
+    .venv/bin/python scripts/bench_metrics.py [--images 64] [--device cpu] \\
+        [--out results/studies/throughput/bench_metrics.txt]
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
-    parser.add_argument("--out", type=Path, default=Path("results/bench_metrics.txt"))
+    parser.add_argument("--out", type=Path, default=Path("results/studies/throughput/bench_metrics.txt"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} thread(s)"

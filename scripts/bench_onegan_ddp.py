@@ -10,7 +10,7 @@ Each configuration runs in fresh processes (torchrun for 2), builds the trainer,
 per-tensor count is what averaging one tensor at a time (with a finiteness check per optimiser step)
 would issue. On a shared, loaded 2-core machine only ratios within one run mean anything. Also prints
 the bucket counts of the ``paper`` preset (built on the meta device, nothing trained). Appends its
-report to results/bench_onegan_ddp.txt.
+report to results/studies/speed/bench_onegan_ddp.txt.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=REPO / "results/bench_onegan_ddp.txt")
+    parser.add_argument("--out", type=Path, default=REPO / "results/studies/speed/bench_onegan_ddp.txt")
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker, args.preset, args.steps)

@@ -12,7 +12,7 @@ paths), so that the load other processes put on a shared machine hits all alike.
 (median of the per-round ratios) are meaningful on a loaded machine; absolute it/s are context.
 ``--compile`` adds the fast fp32 path with every network wrapped in ``torch.compile`` (inductor), a
 candidate the trainer does not use; its compile time is printed apart and left out of the rates.
-Appends its report to results/bench_onegan_paths.txt.
+Appends its report to results/studies/speed/bench_onegan_paths.txt.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=2, help="steps per timed block")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_paths.txt"))
+    parser.add_argument("--out", type=Path, default=Path("results/studies/speed/bench_onegan_paths.txt"))
     parser.add_argument("--compile", action="store_true", help="also time the fast fp32 path under torch.compile")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = parser.parse_args()

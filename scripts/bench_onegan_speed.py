@@ -7,7 +7,7 @@ shapes, in Phase I (generation path only) and Phase II (all three paths), on thi
 ``--breakdown`` replaces the timing by each sub-network's share of the forward convolution FLOPs of one
 Phase II step (counted by hooks; independent of the machine's load, so it can run beside other work).
 
-Appends its report to results/bench_onegan_speed.txt (FLOPs from torch.utils.flop_counter, which
+Appends its report to results/studies/speed/bench_onegan_speed.txt (FLOPs from torch.utils.flop_counter, which
 counts matmuls/convolutions forward and backward; a multiply-add is 2 FLOPs).
 """
 
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--out", type=Path, default=Path("results/bench_onegan_speed.txt"))
+    parser.add_argument("--out", type=Path, default=Path("results/studies/speed/bench_onegan_speed.txt"))
     parser.add_argument("--breakdown", action="store_true", help="FLOP shares per sub-network instead of timing")
     args = parser.parse_args()
     if args.threads:

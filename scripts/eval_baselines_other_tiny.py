@@ -2,7 +2,7 @@
 them (IOU/DICE for segmenters, ACC/NMI for clusterers) into a JSON file.
 
     .venv/bin/python scripts/eval_baselines_other_tiny.py --data /tmp/syn64 --runs runs/baselines \
-        --out results/baselines_other_tiny.json [--only iic,redo] [--preset tiny]
+        --out results/studies/baselines_tiny/baselines_other_tiny.json [--only iic,redo] [--preset tiny]
 
 The synthetic data is written with ``data_prep.synthetic.write_synthetic`` defaults when ``--data``
 does not exist. One thread (the numbers are CPU timings on a shared machine).

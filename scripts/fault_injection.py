@@ -7,7 +7,8 @@
    ``bench train``: the previous checkpoint must stay intact and the command must fail with one line.
 
 Prints the figures (kills survived, records lost, duplicates, corrupt lines). Run it niced, e.g.
-``nice -n 15 python scripts/fault_injection.py --kills 20 | tee results/fault_injection.txt``; each
+``nice -n 15 python scripts/fault_injection.py --kills 20 | tee
+results/studies/fault_injection/fault_injection.txt``; each
 smoke run is about a CPU-minute. Wall times depend on the machine's load and mean little.
 """
 

@@ -2,7 +2,7 @@
 synthetic dataset (CPU, one thread) and score them on the fg images: IOU of FineGAN's ``segment``
 (thresholded at 0.5 against the GT masks; mean over images and pooled) and ACC/NMI of both
 ``cluster`` outputs (child clusters vs child labels; parent clusters vs parent labels). Writes
-``results/baselines_generative_tiny.json`` with CPU/wall time of each training.
+``results/studies/baselines_tiny/baselines_generative_tiny.json`` with CPU/wall time of each training.
 
     .venv/bin/python scripts/generative_baselines_tiny.py [--data /tmp/gb_synth] [--work /tmp/gb_tiny]
 """
@@ -54,7 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/gb_synth"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/gb_tiny"))
-    parser.add_argument("--result", type=Path, default=Path("results/baselines_generative_tiny.json"))
+    parser.add_argument("--result", type=Path,
+                        default=Path("results/studies/baselines_tiny/baselines_generative_tiny.json"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("snapshots", nargs="*", type=Path)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--kmeans", type=Path, default=None, help="the colour k-means floor's checkpoint")
-    parser.add_argument("--result", type=Path, default=Path("results/onegan_cluster_cues.jsonl"))
+    parser.add_argument("--result", type=Path, default=Path("results/studies/cluster_cues/onegan_cluster_cues.jsonl"))
     parser.add_argument("--summary", action="store_true", help="only print the Markdown table of --result")
     parser.add_argument("--label", default=None, help="the snapshots' row label in the --summary table")
     args = parser.parse_args()

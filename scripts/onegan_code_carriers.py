@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", nargs="?", type=Path)
     parser.add_argument("--name")
-    parser.add_argument("--result", type=Path, default=Path("results/onegan_code_carriers.jsonl"))
+    parser.add_argument("--result", type=Path, default=Path("results/studies/code_carriers/onegan_code_carriers.jsonl"))
     parser.add_argument("--summary", action="store_true", help="print the table of --result and stop")
     args = parser.parse_args()
     if args.summary:

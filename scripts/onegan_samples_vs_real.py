@@ -4,7 +4,8 @@ Rows are child classes/codes in order, so rows 3p..3p+2 share parent p. Hungaria
 applied: a code's row need not be the class's row.
 
     .venv/bin/python scripts/onegan_samples_vs_real.py --data runs/synthetic-12c4p2400n64px \\
-        --snapshot runs/curves/<fp>/tiny/seed0/onegan/snapshot_0007200.pt --out results/curves/figures/x.png
+        --snapshot runs/curves/<fp>/tiny/seed0/onegan/snapshot_0007200.pt \\
+        --out results/studies/curves_faithful/figures/x.png
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ clustering (ACC/NMI of ``cluster``) with trivial floors: a centred box mask (of 
 of half the image side) and k-means on pixel colours (k = NC): the lead's floor, 4x4x4 RGB
 histograms (n_init 4, seed 0), plus mean colour and 4x4 thumbnails. Training time is reported as
 wall seconds and as this process's CPU seconds (the machine is shared, so wall time overstates it).
-Writes ``results/onegan_tiny_synthetic.json``.
+Writes ``results/studies/tiny_preset_design/onegan_tiny_synthetic.json``.
 
     .venv/bin/python scripts/onegan_tiny_synthetic.py [--data /tmp/onegan_syn] [--out /tmp/onegan_tiny]
 """
@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--max-minutes", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--result", type=Path, default=Path("results/onegan_tiny_synthetic.json"))
+    parser.add_argument("--result", type=Path,
+                        default=Path("results/studies/tiny_preset_design/onegan_tiny_synthetic.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)  # the machine is shared
     if not (args.data / "meta.json").exists():

@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=Path("/tmp/onegan_z_diagnosis/synthetic"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/onegan_z_diagnosis/runs"))
-    parser.add_argument("--result", type=Path, default=Path("results/onegan_z_diagnosis.jsonl"))
+    parser.add_argument("--result", type=Path, default=Path("results/studies/z_diagnosis/onegan_z_diagnosis.jsonl"))
     parser.add_argument("--summary", action="store_true",
                         help="only print mean ± std over seeds, per iteration count, of --result's rows whose "
                              "name is --name or --name_s<seed>")

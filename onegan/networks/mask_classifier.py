@@ -11,7 +11,7 @@ object shape").
 
 What Q_m sees is the outline and nothing else of the mask. A classifier of the raw mask was measured
 to be fooled: the generator marked each parent by the mask's *size* and grey level (1,200 iterations,
-`results/onegan_z_diagnosis.jsonl`, rows ``qm_raw*``), cues real parents do not have. So the mask is
+`results/studies/z_diagnosis/onegan_z_diagnosis.jsonl`, rows ``qm_raw*``), cues real parents do not have. So the mask is
 binarised (straight-through: hard forward, identity gradient) and resampled into its own frame: centred
 on its centroid and scaled by its radius of gyration (moments detached), so position, size and grey
 level tell Q_m nothing.

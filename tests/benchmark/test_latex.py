@@ -33,7 +33,7 @@ def _records() -> list[dict]:
     """The demo's records and the tiny Table 3's, plus a second seed (so cells carry ± std) and a
     cut-short cell."""
     demo = [*read_jsonl(ROOT / "results" / "demo" / "records.jsonl"),
-            *read_jsonl(ROOT / "results" / "table3_tiny" / "records.jsonl")]
+            *read_jsonl(ROOT / "results" / "studies" / "table3_faithful" / "records.jsonl")]
     second = [{**r, "seed": 1, "value": r["value"] * 1.07 + 0.3} for r in demo]
     short = [{**r, "seed": 2, "cut_short": True} for r in demo if r["method"] == "redo"]
     return demo + second + short

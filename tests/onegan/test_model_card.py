@@ -17,7 +17,7 @@ from onegan.finegan_reference import finegan_module_params
 from onegan.model import OneGANModel
 from onegan.networks.discriminators import DiscriminatorPair
 
-REFERENCE = Path(__file__).resolve().parents[2] / "results" / "finegan_reference_params.json"
+REFERENCE = Path(__file__).resolve().parents[2] / "results" / "studies" / "model_card" / "finegan_reference_params.json"
 
 
 def _count_by_prefix(module: nn.Module, paths: tuple[str, ...]) -> int:
