@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from core.errors import UserError
 
@@ -37,13 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_parser(name: str) -> tuple[ModuleType, argparse.ArgumentParser]:
+    """The module of ``bench NAME`` and its full parser, built as ``main`` builds it (the docs' tests
+    parse every documented command line with it, without running anything)."""
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    sub_parser = argparse.ArgumentParser(prog=f"bench {name}", description=SUBCOMMANDS[name][1])
+    module.configure(sub_parser)
+    return module, sub_parser
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
-        sub_parser = argparse.ArgumentParser(prog=f"bench {argv[0]}", description=SUBCOMMANDS[argv[0]][1])
-        module.configure(sub_parser)
+        module, sub_parser = subcommand_parser(argv[0])
         args = sub_parser.parse_args(argv[1:])
         try:
             return int(module.main(args) or 0)
