@@ -7,7 +7,7 @@ spread of the real images).
 ``required`` claims fail ``bench check`` (one seed, so its own margin must exceed a seed's spread,
 and the claim must hold over the demo's three seeds); the others are reported as tracked: at the
 demo's budget child NMI misses over the three seeds, and child ACC holds there by .020 with one
-seed (.316) at seed 0's own floor (.316) (README "What holds at the demo's budget").
+seed (.316) at seed 0's own floor (.316) (docs/findings/demo-budget-claims.md).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ bold, arrows give each metric's direction. Every table belongs to one evaluation
 (``benchmark.protocols``; named in its title): records scored under another protocol go to that
 protocol's own tables, with the reported rows of the paper that defined it (C3-GAN's, DRC's).
 Formats: booktabs LaTeX (a standalone document),
-Markdown (for the README) and plain text (the end-of-run summary).
+Markdown (for the README and docs/) and plain text (the end-of-run summary).
 
     bench table [--results DIR] --format {latex,latex-fragment,markdown,plain} [--tables 1,2,3]
                 [--reported all|none]

@@ -59,7 +59,7 @@ class ModelConfig:
     # e_bg (Eq. 1): "parent" is the paper's e_bg = e_p (backgrounds follow the parent, as water birds
     # follow water); "single" gives every class one background code, for data whose backgrounds carry
     # no class (the synthetic world), where a parent-coded background is a cue the encoders can read
-    # on fakes and that real images do not have (README "What the clusters follow").
+    # on fakes and that real images do not have (docs/findings/cluster-cues.md).
     background_code: BackgroundCode = "parent"
     # The one-hot ê_p, ê_c the reconstruction path embeds (paper-silent): "argmax" (hard; the class
     # heads learn only from L_E on fakes) or "straight-through" (the same hard one-hot forward, the
@@ -135,7 +135,7 @@ class LossConfig:
     mask_area_min: float = 0.1
     mask_area_max: float = 0.9
     mask_area_weight: float = 0.0   # L_RM's optional sparsity term (not in the paper preset)
-    # Choices the paper leaves open (README "Where the paper is silent"):
+    # Choices the paper leaves open (docs/onegan-implementation.md):
     # the codes the fake reconstruction mixes in and L_VAE targets: "predicted" (argmax ê_p, ê_c, as
     # for real images) or "known" (the (φ_p, φ_c) the fake was generated from).
     fake_reconstruction_codes: Literal["predicted", "known"] = "predicted"
@@ -277,9 +277,9 @@ def _tiny() -> OneGANConfig:
     # the image plus a sparsity pull (0.5 x area), so the mask shrinks to what I_bg may not show.
     # Nuisance augmentation with a hue-blind E_p (paper-silent, onegan/nuisance_augmentation.py): without
     # it the codes live in the background and the pose's handedness on fakes, and the clusters of real
-    # images stay at the colour floor (README "Where the codes live"). The paper preset keeps Eq. 12 as is.
+    # images stay at the colour floor (docs/findings/code-carriers.md). The paper preset keeps Eq. 12 as is.
     # Orthonormal code embeddings: at d_p = 4, N(0, 1) rows drew one parent's code 4x longer than
-    # another's, and the longest drowned z in its generator (README "One parent collapsed in z").
+    # another's, and the longest drowned z in its generator (docs/findings/parent-code-length.md).
     return OneGANConfig(
         model=ModelConfig(image_size=32, ngf=16, ndf=32, z_dim=16, background_patch_strides=(1, 2, 1),
                           code_init="orthogonal"),

@@ -2,8 +2,8 @@
 ``LossConfig.nuisance_augmentation``: on in the ``tiny`` preset, off in ``paper`` and ``smoke``).
 
 Why: the classification loss L_E (Eq. 12) lets the generator mark each code with whatever the
-encoders read most cheaply on a *generated* image. Measured on the tiny preset without it (README
-"Where the codes live"; ``scripts/onegan_code_carriers.py``), E_p and E_c classify fakes at 99 % but
+encoders read most cheaply on a *generated* image. Measured on the tiny preset without it
+(docs/findings/code-carriers.md; ``scripts/onegan_code_carriers.py``), E_p and E_c classify fakes at 99 % but
 fall to chance (24 %) when the generated object is put on another sample's background, and at 7,200
 iterations E_p falls to 9 % on a mirrored fake:
 the codes sit in the background and in the pose's handedness. Real images carry neither (their

@@ -4,7 +4,7 @@ not in the paper).
 Eq. 12 asks E_p to recover φ_p from the whole image I. Nothing there makes the *shape* carry the
 parent: on the synthetic world the generator puts φ_p into the background's hue (e_bg = e_p) and
 leaves the outline to z, so E_p never learns shape and the parent clusters of real images follow
-nothing (README "What the clusters follow"). Q_m, trained into the generator with CE(Q_m(I_m), φ_p)
+nothing (docs/findings/cluster-cues.md). Q_m, trained into the generator with CE(Q_m(I_m), φ_p)
 (InfoGAN's Q on one factor), can only be lowered by outlines that differ per parent, which is what the
 paper says the generator should learn ("all foreground images with the same e_p will have the same
 object shape").

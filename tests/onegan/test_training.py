@@ -200,8 +200,8 @@ def test_fast_path_trains_the_reference_model(prepared, tmp_path, micro_config):
 
 
 def test_fake_reconstruction_switches_reach_the_reconstruction_path(prepared, tmp_path, micro_config, monkeypatch):
-    """The README's paper-silent choices: which codes the fake reconstruction mixes in, and whether its
-    input is detached from the generator."""
+    """The paper-silent choices (docs/onegan-implementation.md): which codes the fake reconstruction
+    mixes in, and whether its input is detached from the generator."""
     import dataclasses
 
     seen = []
