@@ -1,7 +1,8 @@
 """The documentation cannot rot silently: every relative link in README.md, docs/ and results/README.md
 resolves (to a file, and to a heading when it names one), every `bench ...` line in their code blocks
-parses with the real CLI's argparse, every backticked `onegan.…` (or other package) name imports, and
-the README's generated tables equal what `bench table` renders now from the committed records.
+parses with the real CLI's argparse, every backticked `onegan.…` (or other package) name imports, every
+backticked repository path (`results/studies/...`, `scripts/...`) exists, and the README's generated
+tables equal what `bench table` renders now from the committed records.
 
 Regenerate the README's tables after a deliberate change with ``python tests/test_docs.py --update``.
 """
@@ -217,6 +218,32 @@ def test_command_check_catches_bad_options() -> None:
     assert "enormous" in errors[3]
     assert "..." in errors[4]
     assert "unknown subcommand" in errors[5]
+
+
+# ---- files named in prose --------------------------------------------------------------------------
+
+# A backticked repository path: a module, a script, a test, or a committed result (what moves when the
+# results are reorganised). results/latest/ (bench run's default output) is written by runs, not committed.
+REPO_PATH = re.compile(r"`((?:scripts|onegan|benchmark|baselines|core|data_prep|tests|results)/(?!latest/)[^`\s]*)`")
+
+
+def missing_files(text: str) -> list[str]:
+    """Backticked repository paths of ``text`` that do not exist (placeholders with <, *, … skipped)."""
+    paths = [m for m in REPO_PATH.findall(text) if not any(c in m for c in "<*…{")]
+    return sorted({m for m in paths if not (ROOT / m.rstrip("/")).exists()})
+
+
+@pytest.mark.parametrize("page", DOC_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_named_file_exists(page: Path) -> None:
+    assert missing_files(page.read_text()) == []
+
+
+def test_file_check_catches_a_moved_result() -> None:
+    assert missing_files("`results/studies/speed/bench_onegan_speed.txt` `scripts/fault_injection.py` "
+                         "`baselines/<name>.py` `results/latest/records.jsonl`") == []
+    assert missing_files("`results/onegan_z_diagnosis.jsonl` `results/studies/curves/curves.png` "
+                         "`scripts/no_such_script.py`") == [
+        "results/onegan_z_diagnosis.jsonl", "results/studies/curves/curves.png", "scripts/no_such_script.py"]
 
 
 # ---- names of code -------------------------------------------------------------------------------
