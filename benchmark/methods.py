@@ -66,8 +66,8 @@ def is_external(name: str) -> bool:
 def parse_methods(text: str | None) -> list[str]:
     """``--methods``: a comma list of known names and ``external:`` specs, in any mix and order.
 
-    The list is split on commas; a ``key=value`` item whose key is an external spec key (``name``,
-    ``masks``, ``clusters``, ``images``, ``conditions``) belongs to the ``external:`` spec before it, so
+    The list is split on commas; a ``key=value`` item (keys ``name``, ``masks``, ``clusters``,
+    ``images``, ``conditions``) belongs to the ``external:`` spec before it, so
     ``centred-box,external:name=Mine,masks=DIR,kmeans-colour`` is three methods. Each external spec is
     checked here (one line naming the problem); two methods of one name, unknown names and a
     ``key=value`` without an ``external:`` before it are errors. Repeated built-in names count once."""
@@ -81,8 +81,8 @@ def parse_methods(text: str | None) -> list[str]:
             continue
         if is_external(token) or token in METHODS:
             names.append(token)
-        elif "=" in token and token.partition("=")[0] in SPEC_KEYS and names and is_external(names[-1]):
-            names[-1] += "," + token
+        elif "=" in token and names and is_external(names[-1]):
+            names[-1] += "," + token  # the spec's parse names an unknown key
         elif "=" in token and token.partition("=")[0] in SPEC_KEYS:
             raise UserError(f"--methods: {token!r} belongs to an external method; write external:name=NAME,"
                             f"{token} (see docs/external-methods.md)")

@@ -333,7 +333,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"comma list of {', '.join(METHODS)} and external methods, in any mix: "
                              "external:name=NAME,masks=DIR,clusters=FILE,images=DIR (its key=value pairs stay "
                              "together; see docs/external-methods.md). Default: every known method")
-    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
+    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"],
+                        help="the run's scale (benchmark/presets.py): smoke (CI, minutes; scores at most 200 "
+                             "images per task), tiny (the CPU demo, default), paper (600k iterations, a GPU)")
     parser.add_argument("--ablation-preset", default=None, choices=["smoke", "tiny", "paper"],
                         help="train Table 3's ablation variants at this OneGAN preset's full budget "
                              "(default: the run preset's: smoke trains them for 30 iterations, tiny and paper "
@@ -342,7 +344,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="results/latest", help="where records.jsonl and figures go")
     parser.add_argument("--work", default="runs", help="prepared data, checkpoints, evaluator, caches")
     parser.add_argument("--force", action="store_true", help="recompute cells already recorded")
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--evaluator", default=None, help="evaluator checkpoint (default: train one)")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                         help="use this checkpoint instead of training METHOD (a trained method in --methods)")
@@ -356,7 +358,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              f"{', '.join(ABLATION_VARIANTS)}. --task all includes Table 3 only when this "
                              "(or --ablation-preset) is given; --task ablation defaults to all. Processes on "
                              "different rows may share --out")
-    parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures under --out/figures")
 
 
 def main(args: argparse.Namespace) -> int:
