@@ -166,6 +166,8 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                               cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights,
                               protocol=ctx.protocol.name)
         config = {"run_preset": ctx.preset.to_dict(), **_method_provenance(method, request, checkpoint)}
+        if external is not None:
+            config["external_spec"] = name  # where the files were read from (the record's method omits paths)
         for task in todo:
             t0 = time.perf_counter()
             result = TASKS[task](method, ctx.prepared, options)

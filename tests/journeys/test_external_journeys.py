@@ -19,7 +19,7 @@ from journey_helpers import (
 )
 from PIL import Image
 
-from benchmark.methods import parse_methods, record_name, title_of
+from benchmark.methods import parse_methods, title_of
 from core.atomic import read_jsonl
 from core.errors import UserError
 from data_prep.prepared import load_prepared
@@ -55,6 +55,7 @@ def test_your_method_beside_a_builtin_under_its_own_name(world, tmp_path, capsys
     assert mine[("segmentation", "iou")]["options"]["images"] == 200
     assert mine[("segmentation", "iou")]["options"]["images_total"] == 240
     assert all(len(r["predictions_fingerprint"]) == 16 for r in mine.values())
+    assert {r["config"]["external_spec"] for r in mine.values()} == {methods.split(",", 1)[1].rsplit(",", 1)[0]}
     # Figures carry the name too.
     assert (tmp_path / "out" / "figures" / "external-Mine_v2_segmentation.png").is_file()
 
@@ -79,7 +80,7 @@ def test_changed_prediction_files_are_scored_again(world, tmp_path, capsys):
     args = ["run", "--task", "segmentation", "--methods", spec, "--no-figures", *_common(world, tmp_path)]
     assert run_bench(capsys, *args)[0] == 0
     _, out, _ = run_bench(capsys, *args)
-    assert "Mine seed 0: segmentation already recorded" in out
+    assert "seed 0: segmentation already recorded" in out
     # The other program is run again and writes empty masks: the next bench run must score them.
     for path in masks.glob("*.png"):
         Image.fromarray(np.zeros((16, 16), np.uint8)).save(path)
@@ -159,6 +160,8 @@ def test_task_all_with_an_external_method_does_what_its_files_provide(world, tmp
 
 
 def test_methods_parse_keeps_an_external_spec_together() -> None:
+    from benchmark.methods import record_name
+
     spec = "external:name=Mine,masks=/p/m,clusters=/p/c.csv"
     assert parse_methods(f"centred-box,{spec},kmeans-colour") == ["centred-box", spec, "kmeans-colour"]
     assert parse_methods(f" {spec} , onegan") == [spec, "onegan"]
