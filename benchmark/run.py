@@ -329,7 +329,8 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="all", choices=[*ALL_TASKS, "ablation", "all"],
                         help="all (default): generation, segmentation and clustering, each for the methods "
-                             "that can do it (Table 3 too only with --ablations); ablation: Table 3's variants")
+                             "that can do it (Table 3 too only with --ablations or --ablation-preset); ablation: "
+                             "Table 3's variants")
     parser.add_argument("--dataset", default="synthetic", help="a prepared directory, or 'synthetic' (default)")
     parser.add_argument("--methods", default=None,
                         help=f"comma list of {', '.join(METHODS)} and external methods, in any mix: "
@@ -343,7 +344,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(default: the run preset's: smoke trains them for 30 iterations, tiny and paper "
                              "at their full budget); asks --task all for Table 3")
     parser.add_argument("--seeds", default="0", help="comma list; tables report mean ± std over seeds")
-    parser.add_argument("--out", default="results/latest", help="where records.jsonl and figures go")
+    parser.add_argument("--out", default="results/latest", help="a folder: records.jsonl and figures/ go there")
     parser.add_argument("--work", default="runs", help="prepared data, checkpoints, evaluator, caches")
     parser.add_argument("--force", action="store_true", help="recompute cells already recorded")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")

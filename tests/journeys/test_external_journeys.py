@@ -187,3 +187,26 @@ def test_records_written_before_names_were_kept_show_the_name(tmp_path, capsys) 
     (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
     status, text, _ = run_bench(capsys, "table", "--results", tmp_path, "--tables", "2", "--reported", "none")
     assert status == 0 and "| Old " in text and "/abs/masks" not in text
+
+
+def test_a_name_with_latex_specials_compiles(tmp_path, capsys) -> None:
+    """The user's name= is plain text in LaTeX: specials escaped, and the document compiles."""
+    import shutil
+    import subprocess
+
+    name = r"Mine#2 & co_v$^~{x}\%"
+    record = {"method": f"external:{name}", "variant": None, "dataset": "synthetic", "dataset_fingerprint": "x",
+              "task": "segmentation", "metric": "iou", "value": 50.0, "seed": 0, "preset": "smoke",
+              "protocol": "onegan2020@v1", "source": "measured", "options": {"images": 200, "images_total": 240}}
+    (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
+    status, text, _ = run_bench(capsys, "table", "--results", tmp_path, "--tables", "2", "--reported", "none",
+                                "--format", "latex")
+    assert status == 0
+    assert r"Mine\#2 \& co\_v\$\textasciicircum{}\textasciitilde{}\{x\}\textbackslash{}\%" in text
+    assert r"$^{s}$" in text and "200 of 240" in text
+    if shutil.which("pdflatex") is None:
+        pytest.skip("no pdflatex to compile the table")
+    (tmp_path / "t.tex").write_text(text)
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, errors="replace", timeout=120)
+    assert done.returncode == 0, (tmp_path / "t.log").read_text(errors="replace")[-2000:]
