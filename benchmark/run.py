@@ -36,11 +36,10 @@ from benchmark.methods import (
     title_of,
 )
 from benchmark.presets import RunPreset, get_preset
-from benchmark.protocols.images import protocol_rows
 from benchmark.records import RecordStore, make_records
 from benchmark.table import summary_table
 from benchmark.tasks import TASK_CAPABILITY, TASKS, EvalOptions
-from benchmark.tasks.common import no_masks_hint
+from benchmark.tasks.common import no_masks_hint, rows_with_masks
 from benchmark.training_progress import checkpoint_progress
 from core.contract import Method, TrainRequest
 from core.errors import UserError
@@ -286,7 +285,7 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     # The tasks this dataset can be scored on: segmentation needs masks (Dogs and Cars prepared
     # without pseudo-masks have none). Decided before any training.
     dataset_tasks = [t for t in ALL_TASKS if scoring.defines(t)]
-    if "segmentation" in dataset_tasks and len(protocol_rows(ctx.prepared, scoring, "segmentation")) == 0:
+    if "segmentation" in dataset_tasks and len(rows_with_masks(ctx.prepared)) == 0:
         if tasks == ["segmentation"]:
             raise UserError(no_masks_hint(ctx.prepared))
         if "segmentation" in tasks or "ablation" in tasks:

@@ -23,6 +23,7 @@ from benchmark.tasks.common import (
     TaskResult,
     iterate_images,
     no_masks_hint,
+    rows_with_masks,
     segment_batch,
     subsample,
     validate_by_id,
@@ -55,7 +56,8 @@ def evaluate_segmentation(method: Method, prepared: Prepared, options: EvalOptio
     protocol = protocols.get(options.protocol)
     rows = protocol_rows(prepared, protocol, "segmentation")
     if len(rows) == 0:
-        raise UserError(no_masks_hint(prepared))
+        raise UserError(no_masks_hint(prepared) if len(rows_with_masks(prepared)) == 0 else
+                        f"{prepared.root}: no image with a mask is among the images {protocol.tag} scores")
     validate_by_id(method, prepared, "segment", rows)
     predicted, truth = collect_masks(method, prepared, options)
     values = dict(protocol.score_masks(predicted, truth))
