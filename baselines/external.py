@@ -6,7 +6,9 @@ Spec (the ``--method`` string of ``bench run``)::
     external:name=ReDO-official,masks=DIR,clusters=FILE,images=DIR[,conditions=FILE]
 
 Every key but ``name`` is optional; the tasks the method declares follow from the keys given
-(masks -> segment, clusters -> cluster, images -> generate). Paths may not contain commas.
+(masks -> segment, clusters -> cluster, images -> generate). Paths may not contain commas. ``name``
+is the method's row label in every table and figure, and its key in the records
+(``external:<name>``, :func:`method_key`), so the rows of one method stay together when its files move.
 
 File formats:
 - ``masks=DIR``: one PNG per image, ``DIR/<image_id>.png`` (``image_id`` as in the prepared
@@ -27,20 +29,25 @@ keyed by id): :meth:`ExternalPredictions.segment_ids` (ids, size) -> masks (N, 1
 stored images generated for those codes, cycling through each code's images in file order (``z`` is
 ignored: the noise was drawn by the other program). ``by_id = True`` marks the method for the
 benchmark; ``segment(images)``/``cluster(images)`` raise a ``UserError`` saying to use the id calls.
+Before scoring, the benchmark calls :meth:`ExternalPredictions.validate` with every id the task
+scores at full scale (not only a preset's subset), and records :meth:`ExternalPredictions.fingerprint`
+of the files a task reads (so changed files are scored again).
 Problems (unknown key, a missing file or id, an id not in the prepared dataset, a wrong mask size,
-a malformed CSV row) raise :class:`ExternalPredictionError` naming the file and the id or line.
+a malformed CSV row, a file that is not an image) raise :class:`ExternalPredictionError` naming the
+file and the id or line.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from core.contract import Clusters, Method
 from core.errors import UserError
@@ -48,6 +55,8 @@ from data_prep.prepared import Prepared
 
 NAME = "external"
 SPEC_KEYS = ("name", "masks", "clusters", "images", "conditions")
+# Which capability (core.contract.Method.tasks) each file key provides.
+KEY_CAPABILITY = {"masks": "segment", "clusters": "cluster", "images": "generate"}
 
 
 class ExternalPredictionError(UserError, ValueError):
@@ -70,9 +79,38 @@ def parse_spec(spec: str) -> dict[str, str]:
         options[key] = value
     if "name" not in options:
         raise ExternalPredictionError(f"external spec {spec!r}: name=... is required")
-    if not {"masks", "clusters", "images"} & options.keys():
+    if not KEY_CAPABILITY.keys() & options.keys():
         raise ExternalPredictionError(f"external spec {spec!r}: give at least one of masks=, clusters=, images=")
     return options
+
+
+def capabilities_of(spec: str) -> frozenset[str]:
+    """What the method's files let it do (``segment``, ``cluster``, ``generate``), from the spec alone."""
+    return frozenset(KEY_CAPABILITY[k] for k in parse_spec(spec) if k in KEY_CAPABILITY)
+
+
+def method_key(spec: str) -> str:
+    """The method's name in the records: ``external:<name>`` (without the file paths)."""
+    return f"{NAME}:{parse_spec(spec)['name']}"
+
+
+def _read_image(path: Path, mode: str) -> np.ndarray:
+    """The pixels of an image file in ``mode``; a file that is not a readable image is one line."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert(mode))
+    except (UnidentifiedImageError, OSError) as err:
+        raise ExternalPredictionError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
+
+
+def _hash_files(paths: Sequence[Path], root: Path) -> str:
+    """sha256 over each file's path relative to ``root`` and its bytes (16 hex digits)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(root) if path.is_relative_to(root) else path).encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
 def _read_csv(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> list[tuple[int, dict]]:
@@ -128,7 +166,8 @@ class ExternalPredictions(Method):
         self.images_dir = Path(images) if images else None
         self._generated: list[tuple[Path, int, int | None]] = []
         if self.images_dir is not None:
-            self._read_conditions(Path(conditions) if conditions else self.images_dir / "conditions.csv")
+            self._conditions_file = Path(conditions) if conditions else self.images_dir / "conditions.csv"
+            self._read_conditions(self._conditions_file)
             tasks.add("generate")
         self.tasks = frozenset(tasks)  # type: ignore[misc]  # per instance: depends on the files given
         self._cursor: dict[tuple[int, int | None], int] = {}
@@ -177,12 +216,63 @@ class ExternalPredictions(Method):
         if not self._generated:
             raise ExternalPredictionError(f"{path}: no rows")
 
+    # -- validation against the task's images, and the files' fingerprint ---------------------------
+    def validate(self, capability: str, ids: Sequence[str]) -> int:
+        """Check every file the ``capability`` reads, and that it covers ``ids`` (every image the task
+        scores at full scale, not only a preset's subset): a mask per id, each readable and of a valid
+        size, and no stray file; a cluster row per id; each generated image readable, all of one
+        size, and every child code generated. Returns the number of files or rows checked."""
+        if capability == "segment":
+            assert self.masks_dir is not None
+            present = {p.stem for p in self.masks_dir.glob("*.png")}
+            missing = [str(i) for i in ids if str(i) not in present]
+            if missing:
+                raise ExternalPredictionError(
+                    f"{self.masks_dir}: no mask for {len(missing)} of {len(ids)} images the task scores, e.g. "
+                    f"{self.masks_dir / (missing[0] + '.png')}")
+            for image_id in sorted(present):
+                self._mask(image_id)  # readable, of a valid size
+            return len(present)
+        if capability == "cluster":
+            missing = [str(i) for i in ids if str(i) not in self._clusters]
+            if missing:
+                raise ExternalPredictionError(f"{self.clusters_file}: no row for {len(missing)} of {len(ids)} "
+                                              f"images the task scores, e.g. image id {missing[0]!r}")
+            return len(self._clusters)
+        if capability == "generate":
+            shapes = {}
+            for file, _, _ in self._generated:
+                height, width, _ = _read_image(file, "RGB").shape  # not cached: generation may use few
+                shapes.setdefault((3, height, width), file)
+            if len(shapes) > 1:
+                (first, a), (second, b) = list(shapes.items())[:2]
+                raise ExternalPredictionError(f"external {self.label}: generated images differ in size: {a} is "
+                                              f"{first[2]}x{first[1]}, {b} is {second[2]}x{second[1]}")
+            codes = {c for _, c, _ in self._generated}
+            absent = [c for c in range(self.num_classes) if c not in codes]
+            if absent:
+                raise ExternalPredictionError(f"external {self.label}: no generated image for child code "
+                                              f"{absent[0]} ({len(absent)} of {self.num_classes} codes have none)")
+            return len(self._generated)
+        raise ValueError(f"unknown capability {capability!r}")
+
+    def fingerprint(self, capability: str) -> str:
+        """A hash of the files ``capability`` reads (sha256 of names and bytes, 16 hex digits): a record
+        scored from other files does not count as done."""
+        if capability == "segment" and self.masks_dir is not None:
+            return _hash_files(sorted(self.masks_dir.glob("*.png")), self.masks_dir)
+        if capability == "cluster" and self.clusters_file is not None:
+            return _hash_files([self.clusters_file], self.clusters_file.parent)
+        if capability == "generate" and self.images_dir is not None:
+            files = [self._conditions_file] + sorted({f for f, _, _ in self._generated})
+            return _hash_files(files, self.images_dir)
+        raise ExternalPredictionError(f"external {self.label}: no files for {capability}")
+
     # -- segmentation -----------------------------------------------------------------------------
     def _mask(self, image_id: str) -> np.ndarray:
         assert self.masks_dir is not None
         path = self.masks_dir / f"{image_id}.png"
-        with Image.open(path) as im:
-            values = np.asarray(im.convert("L"))
+        values = _read_image(path, "L")
         mask = values > (0 if values.max() <= 1 else 127)
         size = self.prepared.size
         row = self._rows.loc[image_id]
@@ -236,8 +326,7 @@ class ExternalPredictions(Method):
     # -- generation -------------------------------------------------------------------------------
     def _load_generated(self, path: Path) -> torch.Tensor:
         if path not in self._image_cache:
-            with Image.open(path) as im:
-                array = np.asarray(im.convert("RGB"))
+            array = _read_image(path, "RGB")
             self._image_cache[path] = torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0
         return self._image_cache[path]
 

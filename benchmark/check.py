@@ -75,7 +75,7 @@ def _stage(name: str, update: bool, reference: Path, work_dir: Path, seeds: str)
         shutil.rmtree(out)
     if name == "smoke":
         run(task="all", dataset="synthetic", preset="smoke", seeds=seeds, out=out, work=work_dir, figures=False,
-            device="cpu")
+            device="cpu", ablations="all")
     else:
         run(task="all", dataset="synthetic", preset="tiny", methods=LEARNING_METHODS, seeds="0", out=out,
             work=work_dir, figures=False, device="cpu")

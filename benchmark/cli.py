@@ -28,8 +28,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# What `bench --help` opens with: one whole sentence (the module docstring is for developers).
+DESCRIPTION = ("OneGAN-bench: prepare the datasets, train OneGAN and the baselines, score them (or your own "
+               "method's files) on the paper's Tables 1-3, and render the tables.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="bench", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)

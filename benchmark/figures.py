@@ -4,10 +4,12 @@
 - ``<method>_segmentation.png`` (Fig. 4, masks): real images, predicted masks, GT masks;
 - OneGAN also: ``onegan_reconstruction.png`` (Fig. 4: real, reconstruction, object removed, predicted
   mask) and ``onegan_translation.png`` (Fig. 6: each real image re-rendered with several child codes).
+An external method's figures are named ``external-<name>_...`` (its ``name=``, see ``file_stem``).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +57,11 @@ def method_figures(ctx: RunContext, name: str, method, out_dir: Path, columns: i
     masked = rows_with_masks(ctx.prepared)
     if method.can("segment") and len(masked):
         real, gt = _real_batch(ctx, masked, columns)
-        pred = method.segment(real.to(device)).float().cpu()
+        if getattr(method, "by_id", False):  # an external method's masks are looked up by image id
+            ids = ctx.prepared.manifest["image_id"].to_numpy()[masked[:columns]].tolist()
+            pred = method.segment_ids(ids, size).float().cpu()
+        else:
+            pred = method.segment(real.to(device)).float().cpu()
         written.append(out_dir / f"{name}_segmentation.png")
         _save(torch.cat([real, _as_rgb(pred, size), _as_rgb(gt, size)]), written[-1], columns)
     if hasattr(method, "reconstruct") and hasattr(method, "remove_object"):
@@ -102,13 +108,21 @@ def write_figures(ctx: RunContext, sources: dict[str, FigureSource], out_dir: Pa
     Failures to draw never lose results."""
     written = []
     for name, source in sources.items():
-        if name not in METHODS:
+        if name not in METHODS and isinstance(source, Path):
             continue
         method = _load(name, source, ctx.device) if isinstance(source, Path) else source
-        written += method_figures(ctx, name, method, out_dir)
+        written += method_figures(ctx, file_stem(name), method, out_dir)
     if written:
         print(f"figures: {out_dir}")
     return written
+
+
+def file_stem(name: str) -> str:
+    """A method's name as a file name: known names as they are; ``external:<name>`` as
+    ``external-<name>`` with anything but letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``."""
+    if name in METHODS:
+        return name
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("external:", "external-", 1))
 
 
 def _load(name: str, checkpoint: Path, device: str):

@@ -56,20 +56,97 @@ METHODS: dict[str, MethodEntry] = {e.name: e for e in (
 DEFAULT_METHODS = tuple(METHODS)
 
 
+EXTERNAL = "external:"
+
+
+def is_external(name: str) -> bool:
+    return name.startswith(EXTERNAL)
+
+
 def parse_methods(text: str | None) -> list[str]:
-    """``"onegan,finegan"`` → names; ``external:...`` specs pass through; unknown names are an error."""
+    """``--methods``: a comma list of known names and ``external:`` specs, in any mix and order.
+
+    The list is split on commas; a ``key=value`` item (keys ``name``, ``masks``, ``clusters``,
+    ``images``, ``conditions``) belongs to the ``external:`` spec before it, so
+    ``centred-box,external:name=Mine,masks=DIR,kmeans-colour`` is three methods. Each external spec is
+    checked here (one line naming the problem); two methods of one name, unknown names and a
+    ``key=value`` without an ``external:`` before it are errors. Repeated built-in names count once."""
     if not text:
         return list(DEFAULT_METHODS)
-    names = [t.strip() for t in text.split(",") if t.strip()] if not text.startswith("external:") else [text]
+    from baselines.external import SPEC_KEYS, method_key
+
+    names: list[str] = []
+    for token in (t.strip() for t in text.split(",")):
+        if not token:
+            continue
+        if is_external(token) or token in METHODS:
+            names.append(token)
+        elif "=" in token and names and is_external(names[-1]):
+            names[-1] += "," + token  # the spec's parse names an unknown key
+        elif "=" in token and token.partition("=")[0] in SPEC_KEYS:
+            raise UserError(f"--methods: {token!r} belongs to an external method; write external:name=NAME,"
+                            f"{token} (see docs/external-methods.md)")
+        else:
+            raise UserError(f"unknown method {token!r}; known: {', '.join(METHODS)} (or external:name=NAME,...)")
+    seen: dict[str, str] = {}
+    unique = []
     for name in names:
-        if name not in METHODS and not name.startswith("external:"):
-            raise UserError(f"unknown method {name!r}; known: {', '.join(METHODS)} (or external:...)")
-    return names
+        key = method_key(name) if is_external(name) else name  # parses the spec: a bad one fails here
+        if key in seen and seen[key] != name:
+            raise UserError(f"--methods: two external methods are named {key[len(EXTERNAL):]!r}; "
+                            "give each its own name=")
+        if key not in seen:
+            seen[key] = name
+            unique.append(name)
+    return unique
+
+
+def record_name(name: str) -> str:
+    """A method's name in the records: its own for known methods, ``external:<name>`` for an external
+    spec (its paths left out, so the rows of one method stay together when its files move)."""
+    if not is_external(name) or "=" not in name:
+        return name
+    from baselines.external import method_key
+
+    return method_key(name)
 
 
 def title_of(name: str, variant: str | None = None) -> str:
-    base = METHODS[name].title if name in METHODS else name
+    """The row label: a known method's title, an external method's ``name=`` (from a record name
+    ``external:<name>`` or a whole spec, as records written before names were kept hold)."""
+    if name in METHODS:
+        base = METHODS[name].title
+    elif is_external(name):
+        base = record_name(name)[len(EXTERNAL):] if _parses(name) else name[len(EXTERNAL):]
+    else:
+        base = name
     return f"{base} / {variant}" if variant else base
+
+
+def _parses(name: str) -> bool:
+    if "=" not in name:
+        return False
+    from baselines.external import parse_spec
+
+    try:
+        parse_spec(name)
+    except UserError:
+        return False
+    return True
+
+
+def tasks_of(name: str) -> tuple[str, ...]:
+    """The benchmark tasks ``name`` can be scored on: a known method's (from its class), an external
+    method's from the files its spec names (masks -> segmentation, clusters -> clustering,
+    images -> generation)."""
+    from benchmark.tasks import TASK_CAPABILITY
+
+    if not is_external(name):
+        return METHODS[name].tasks
+    from baselines.external import capabilities_of
+
+    capabilities = capabilities_of(name)
+    return tuple(task for task, capability in TASK_CAPABILITY.items() if capability in capabilities)
 
 
 def _centred_box(request: TrainRequest, prepared: Prepared, evaluator: Path | None) -> Method:
@@ -104,10 +181,10 @@ def obtain_method(name: str, request: TrainRequest, checkpoint: Path | None = No
     Returns the method and the checkpoint path it came from (None for methods without one).
     """
     prepared = prepared if prepared is not None else load_prepared(request.data)
-    if name.startswith("external:"):
+    if is_external(name):
         from baselines.external import from_spec
 
-        return from_spec(name[len("external:"):], prepared), None
+        return from_spec(name, prepared), None
     if name in BUILDERS:
         return BUILDERS[name](request, prepared, evaluator), None
     entry = METHODS[name]

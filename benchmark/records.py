@@ -3,7 +3,8 @@ provenance. ``protocol`` is the tag (``name@vN``) of the evaluation protocol the
 under (``benchmark.protocols``); records written before protocols existed read as OneGAN's.
 
 Tables are rendered from these records only (StyleGAN2-ADA's metric logs); `bench run` appends
-to ``<out>/records.jsonl`` and skips cells whose every metric is already recorded.
+to ``<out>/records.jsonl`` and skips cells whose every metric is already recorded. The records of a
+method scored from another program's files carry ``predictions_fingerprint`` (a hash of those files).
 """
 
 from __future__ import annotations
@@ -68,14 +69,17 @@ class RecordStore:
             # a cut-short cell is redone (resumed) by the next run, unless nothing can resume it
             # (a checkpoint given with --checkpoint is scored as it is)
             if not record.get("cut_short") or record.get("resumable") is False:
-                self._done.setdefault(cell_key(record), set()).add(record["metric"])
+                inputs = record.get("predictions_fingerprint") or ""
+                self._done.setdefault((*cell_key(record), inputs), set()).add(record["metric"])
         self._read_size = size
 
-    def is_done(self, cell: dict) -> bool:
+    def is_done(self, cell: dict, predictions_fingerprint: str | None = None) -> bool:
         """Whether every headline metric of ``cell``'s task (or its declared stand-in, e.g. ``is_1split``
-        for ``is``) is recorded (``cell``: the fields of ``cell_key``)."""
+        for ``is``) is recorded (``cell``: the fields of ``cell_key``). For a method scored from files
+        (``external:``), only records of files with this ``predictions_fingerprint`` count: changed
+        files are scored again."""
         self._refresh()
-        recorded = self._done.get(cell_key(cell), set())
+        recorded = self._done.get((*cell_key(cell), predictions_fingerprint or ""), set())
         filled = {metric_registry.get(m).shown_in for m in recorded if metric_registry.is_declared(m)}
         return set(TASK_METRICS[cell["task"]]) <= filled
 

@@ -7,7 +7,9 @@
 Cells already recorded in ``<out>/records.jsonl`` are skipped (a killed run resumes where it
 stopped); training resumes from each method's last checkpoint under ``<work>``. ``--protocol`` scores
 the tasks it defines under that paper's conventions (``bench protocols``); checkpoints are shared, so
-a second protocol re-scores trained methods without training them again.
+a second protocol re-scores trained methods without training them again. ``--task all`` scores each
+method on the tasks it can do and says which it skips and why; it trains Table 3's ablation variants
+only when ``--ablations`` (or ``--ablation-preset``) asks for them.
 """
 
 from __future__ import annotations
@@ -23,11 +25,21 @@ import torch
 
 from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
-from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
+from benchmark.methods import (
+    BUILDERS,
+    METHODS,
+    is_external,
+    obtain_method,
+    parse_methods,
+    record_name,
+    tasks_of,
+    title_of,
+)
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import RecordStore, make_records
 from benchmark.table import summary_table
-from benchmark.tasks import TASKS, EvalOptions
+from benchmark.tasks import TASK_CAPABILITY, TASKS, EvalOptions
+from benchmark.tasks.common import no_masks_hint, rows_with_masks
 from benchmark.training_progress import checkpoint_progress
 from core.contract import Method, TrainRequest
 from core.errors import UserError
@@ -116,21 +128,30 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
 
     Returns what the figures may be drawn from: the method scored now, or the checkpoint its recorded
     cells were scored with (None when there is neither)."""
-    supported = [t for t in tasks if (name.startswith("external:") or t in METHODS[name].tasks)
-                 and ctx.protocol.defines(t)]
+    supported = [t for t in tasks if t in tasks_of(name) and ctx.protocol.defines(t)]
     scale = scale_label(ctx, variant)
-    base = {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
+    key = record_name(name)
+    base = {"method": key, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
             "seed": seed, "preset": scale, "protocol": ctx.protocol.tag}
     title = f"{title_of(name, variant)} seed {seed}"
+    if not supported:
+        print(f"{title}: skipped: it cannot {_abilities(tasks)}")
+        return None
+    external, fingerprints = None, {}
+    if is_external(name):  # reading the spec's files is cheap: their hashes decide what is done
+        external, _ = obtain_method(name, _request(ctx, name, variant, seed), None, ctx.prepared)
+        fingerprints = {t: external.fingerprint(TASK_CAPABILITY[t]) for t in supported}
     with ctx.store.claim(base, title):
-        todo = [t for t in supported if ctx.force or not ctx.store.is_done({**base, "task": t})]
+        todo = [t for t in supported
+                if ctx.force or not ctx.store.is_done({**base, "task": t}, fingerprints.get(t))]
         if not todo:
-            print(f"{title}: {', '.join(supported) or 'nothing'} already recorded")
-            return recorded_checkpoint(ctx.store.load(), base)
+            print(f"{title}: {', '.join(supported)} already recorded")
+            return external if external is not None else recorded_checkpoint(ctx.store.load(), base)
         torch.manual_seed(seed)
         request = _request(ctx, name, variant, seed)
         started = time.perf_counter()
-        method, checkpoint_path = obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
+        method, checkpoint_path = (external, None) if external is not None else \
+            obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
         train_time = time.perf_counter() - started
         progress = checkpoint_progress(checkpoint_path)
         if progress is not None and progress.cut_short and checkpoint is None:
@@ -144,10 +165,12 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                               cache_dir=ctx.work / "stats-cache", seed=seed, inception_weights=ctx.inception_weights,
                               protocol=ctx.protocol.name)
         config = {"run_preset": ctx.preset.to_dict(), **_method_provenance(method, request, checkpoint)}
+        if external is not None:
+            config["external_spec"] = name  # where the files were read from (the record's method omits paths)
         for task in todo:
             t0 = time.perf_counter()
             result = TASKS[task](method, ctx.prepared, options)
-            records = make_records(method=name, variant=variant, dataset=ctx.prepared.name,
+            records = make_records(method=key, variant=variant, dataset=ctx.prepared.name,
                                    dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
                                    seed=seed, preset=scale, config=config,
                                    checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
@@ -155,11 +178,29 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
                                    protocol=ctx.protocol.tag,
                                    progress=None if progress is None else
                                    {**progress.as_record(), "resumable": checkpoint is None})
+            if task in fingerprints:
+                records = [{**r, "predictions_fingerprint": fingerprints[task]} for r in records]
             ctx.store.append(records)
             headline = metric_registry.shown_metrics(task)
             shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if k in headline)
             print(f"{title} {task} [{ctx.protocol.tag}]: {shown}")
         return method
+
+
+_VERBS = {"generation": "generate images", "segmentation": "segment images", "clustering": "cluster images"}
+
+
+def _abilities(tasks: list[str]) -> str:
+    return " or ".join(_VERBS[t] for t in tasks)
+
+
+def _skip_reason(name: str, task: str) -> str:
+    """Why ``name`` is not scored on ``task``: a known method's class lacks the capability; an external
+    method's spec names no file for it."""
+    if is_external(name):
+        key = {"generation": "images=DIR", "segmentation": "masks=DIR", "clustering": "clusters=FILE"}[task]
+        return f"{title_of(name)} cannot {_VERBS[task]} (its spec gives no {key})"
+    return f"{title_of(name)} cannot {_VERBS[task]}"
 
 
 def _method_provenance(method: Method, request: TrainRequest, given: Path | None) -> dict:
@@ -175,11 +216,26 @@ def _method_provenance(method: Method, request: TrainRequest, given: Path | None
     return {"given_checkpoint": str(given), "checkpoint_config": config if isinstance(config, dict) else None}
 
 
+def _check_checkpoints(checkpoints: dict[str, Path], names: list[str], tasks: list[str]) -> None:
+    """``--checkpoint METHOD=FILE`` must name a method this run scores that has a checkpoint."""
+    for method, path in checkpoints.items():
+        if method not in names:
+            raise UserError(f"--checkpoint {method}={path}: {method!r} is not in --methods "
+                            f"({','.join(title_of(n) if is_external(n) else n for n in names)}); add it there or "
+                            "drop the option")
+        if method in BUILDERS or method not in METHODS:
+            raise UserError(f"--checkpoint {method}={path}: {method} has no checkpoint (nothing is trained)")
+        if not any(t in ALL_TASKS for t in tasks):
+            raise UserError(f"--checkpoint {method}={path}: --task ablation trains its own variants; the "
+                            "option applies to --task generation, segmentation, clustering or all")
+
+
 def parse_ablations(ablations: str | None) -> tuple[str, ...]:
     """``--ablations``: a comma list of Table 3 rows (``reference`` and ``ABLATION_VARIANTS``), in
-    Table 3's order; None: every row. Separate processes on separate rows share one ``--out``."""
+    Table 3's order, or ``all``; None: every row (under ``--task ablation``; ``--task all`` then
+    leaves Table 3 out). Separate processes on separate rows share one ``--out``."""
     every = (ABLATION_REFERENCE, *ABLATION_VARIANTS)
-    if ablations is None:
+    if ablations is None or ablations.strip() == "all":
         return every
     asked = [a.strip() for a in ablations.split(",") if a.strip()]
     unknown = [a for a in asked if a not in every]
@@ -194,17 +250,25 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         checkpoints: dict[str, Path] | None = None, figures: bool = True,
         inception_weights: str | Path | None = None, ablation_preset: str | None = None,
         protocol: str = protocols.DEFAULT, ablations: str | None = None) -> list[dict]:
-    """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
+    """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``.
+
+    ``task="all"`` scores each method on the tasks it can do (saying which it skips and why), and
+    Table 3's ablation variants only when they are asked for (``ablations`` or ``ablation_preset``
+    given); a dataset without masks skips segmentation up front."""
     run_preset = get_preset(preset, ablation_preset)
     variants = parse_ablations(ablations)
     work = Path(work)
     if task == "all":
-        tasks = list(ALL_TASKS) + (["ablation"] if run_preset.all_includes_ablation else [])
+        asked = ablations is not None or ablation_preset is not None
+        tasks = list(ALL_TASKS) + (["ablation"] if asked else [])
     else:
         tasks = [task]
     unknown = [t for t in tasks if t not in (*ALL_TASKS, "ablation")]
     if unknown:
         raise UserError(f"unknown task {unknown[0]!r}; choose generation, segmentation, clustering, ablation or all")
+    names = parse_methods(methods)  # before anything slow: a bad --methods is one line at once
+    checkpoints = dict(checkpoints or {})
+    _check_checkpoints(checkpoints, names, tasks)
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     scoring = protocols.get(protocol)
@@ -218,25 +282,39 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         from benchmark.features.inception import resolve_weights
 
         ctx.inception_weights = resolve_weights(inception_weights)  # fails early, naming the file
-    names = parse_methods(methods)
-    needs_generation = scoring.defines("generation") and ("generation" in tasks or "ablation" in tasks)
-    if needs_generation or "kmeans-features" in names:
+    # The tasks this dataset can be scored on: segmentation needs masks (Dogs and Cars prepared
+    # without pseudo-masks have none). Decided before any training.
+    dataset_tasks = [t for t in ALL_TASKS if scoring.defines(t)]
+    if "segmentation" in dataset_tasks and len(rows_with_masks(ctx.prepared)) == 0:
+        if tasks == ["segmentation"]:
+            raise UserError(no_masks_hint(ctx.prepared))
+        if "segmentation" in tasks or "ablation" in tasks:
+            print(f"skipped: segmentation: {no_masks_hint(ctx.prepared)}")
+        dataset_tasks.remove("segmentation")
+    score_tasks = [t for t in tasks if t in dataset_tasks]
+    plan = {name: [t for t in score_tasks if t in tasks_of(name)] for name in names}
+    for name in names:
+        for t in score_tasks:
+            if t not in plan[name]:
+                print(f"skipped: {_skip_reason(name, t)}")
+    scored = {t for name in names for t in plan[name]} | (set(dataset_tasks) if "ablation" in tasks else set())
+    needs_generation = "generation" in scored
+    if needs_generation or ("kmeans-features" in names and plan["kmeans-features"]):
         ctx.evaluator = ensure_evaluator(ctx, Path(evaluator) if evaluator else None)
     if needs_generation:
         from benchmark.tasks.generation import evaluate_dataset_reference
 
         evaluate_dataset_reference(ctx)
-    score_tasks = [t for t in tasks if t in ALL_TASKS]
     figure_sources: dict[str, FigureSource] = {}  # the first seed's scored models, by method
     for seed in seed_list:
-        if score_tasks:
-            for name in names:
-                source = evaluate_cells(ctx, name, None, score_tasks, seed, (checkpoints or {}).get(name))
+        for name in names:
+            if plan[name]:
+                source = evaluate_cells(ctx, name, None, plan[name], seed, checkpoints.get(name))
                 if source is not None:
-                    figure_sources.setdefault(name, source)
+                    figure_sources.setdefault(record_name(name), source)
         if "ablation" in tasks:
             for variant in variants:
-                evaluate_cells(ctx, "onegan", variant, list(ALL_TASKS), seed)
+                evaluate_cells(ctx, "onegan", variant, dataset_tasks, seed)
     records = ctx.store.load()
     print(summary_table(records, ctx.prepared.fingerprint))
     if figures:
@@ -248,30 +326,41 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="all", choices=[*ALL_TASKS, "ablation", "all"])
+    parser.add_argument("--task", default="all", choices=[*ALL_TASKS, "ablation", "all"],
+                        help="all (default): generation, segmentation and clustering, each for the methods "
+                             "that can do it (Table 3 too only with --ablations or --ablation-preset); ablation: "
+                             "Table 3's variants")
     parser.add_argument("--dataset", default="synthetic", help="a prepared directory, or 'synthetic' (default)")
-    parser.add_argument("--methods", default=None, help=f"comma list of {', '.join(METHODS)} or external:SPEC")
-    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
+    parser.add_argument("--methods", default=None,
+                        help=f"comma list of {', '.join(METHODS)} and external methods, in any mix: "
+                             "external:name=NAME,masks=DIR,clusters=FILE,images=DIR (its key=value pairs stay "
+                             "together; see docs/external-methods.md). Default: every known method")
+    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"],
+                        help="the run's scale (benchmark/presets.py): smoke (CI, minutes; scores at most 200 "
+                             "images per task), tiny (the CPU demo, default), paper (600k iterations, a GPU)")
     parser.add_argument("--ablation-preset", default=None, choices=["smoke", "tiny", "paper"],
-                        help="train the ablation variants at this OneGAN preset's full budget "
-                             "(default: the run preset's choice; tiny's demo uses smoke)")
+                        help="train Table 3's ablation variants at this OneGAN preset's full budget "
+                             "(default: the run preset's: smoke trains them for 30 iterations, tiny and paper "
+                             "at their full budget); asks --task all for Table 3")
     parser.add_argument("--seeds", default="0", help="comma list; tables report mean ± std over seeds")
-    parser.add_argument("--out", default="results/latest", help="where records.jsonl and figures go")
+    parser.add_argument("--out", default="results/latest", help="a folder: records.jsonl and figures/ go there")
     parser.add_argument("--work", default="runs", help="prepared data, checkpoints, evaluator, caches")
     parser.add_argument("--force", action="store_true", help="recompute cells already recorded")
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--evaluator", default=None, help="evaluator checkpoint (default: train one)")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
-                        help="use this checkpoint instead of training METHOD")
+                        help="use this checkpoint instead of training METHOD (a trained method in --methods)")
     parser.add_argument("--inception-weights", default=None, metavar="FILE",
                         help="also score FID/CFID with the standard FID InceptionV3 "
                              "(weights-inception-2015-12-05-6726825d.pth; or env ONEGAN_INCEPTION_WEIGHTS)")
     parser.add_argument("--protocol", default=protocols.DEFAULT, choices=protocols.names(),
                         help="score under this paper's conventions (see `bench protocols`)")
     parser.add_argument("--ablations", default=None, metavar="ROWS",
-                        help="only these Table 3 rows (comma list of reference, "
-                             f"{', '.join(ABLATION_VARIANTS)}); processes on different rows may share --out")
-    parser.add_argument("--no-figures", action="store_true")
+                        help="Table 3 rows to train and score: all, or a comma list of reference, "
+                             f"{', '.join(ABLATION_VARIANTS)}. --task all includes Table 3 only when this "
+                             "(or --ablation-preset) is given; --task ablation defaults to all. Processes on "
+                             "different rows may share --out")
+    parser.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures under --out/figures")
 
 
 def main(args: argparse.Namespace) -> int:

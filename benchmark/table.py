@@ -9,13 +9,17 @@ Formats: booktabs LaTeX (a standalone document),
 Markdown (for the README and docs/) and plain text (the end-of-run summary).
 
     bench table [--results DIR] --format {latex,latex-fragment,markdown,plain} [--tables 1,2,3]
-                [--reported all|none]
+                [--reported all|none] [--output FILE]
+
+``--output`` names the file written (``--out``, its old name, still works with a deprecation note:
+``bench run --out`` names a folder). A row is a method's title, an external method's ``name=``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +56,9 @@ TABLE3_BLOCKS = {
 CUT_SHORT_MARK = "‡"
 CUT_SHORT_NOTE = ("‡ cut short: training stopped at max_minutes before its iteration budget "
                   "(the next bench run resumes it)")
+# A measured value scored on a subset of the task's images (a preset's max_eval_images, e.g. smoke's
+# 200): the note says how many of how many.
+SUBSET_MARK = "ˢ"
 # A metric computed under other options stands in another's column only with its mark and this note
 # (the IS of fewer than 100 images, on one split, in the IS column).
 STAND_IN_NOTES = {metric_registry.ONE_SPLIT_MARK: metric_registry.ONE_SPLIT_NOTE}
@@ -71,6 +78,8 @@ class Table:
     metrics: tuple[str, ...]
     blocks: list[tuple[str, list[Row]]]
     protocol: str = protocols.LEGACY_TAG
+    # (dataset, task) -> {(images scored, images of the task)} of the cells marked SUBSET_MARK
+    subsets: dict[tuple[str, str], set[tuple[int, int]]] = field(default_factory=dict)
 
 
 def _title(table: Table) -> str:
@@ -78,9 +87,11 @@ def _title(table: Table) -> str:
 
 
 class Stats(dict):
-    """``aggregate``'s mapping, plus the keys whose latest record (of some seed) was cut short."""
+    """``aggregate``'s mapping, plus the keys whose latest record (of some seed) was cut short, and
+    those scored on a subset of the task's images (key -> {(images, images_total)})."""
 
     cut_short: set[tuple]
+    subset: dict[tuple, set[tuple[int, int]]]
 
 
 def aggregate(records: list[dict]) -> Stats:
@@ -98,11 +109,14 @@ def aggregate(records: list[dict]) -> Stats:
         latest[key] = r
     grouped: dict[tuple, list[float]] = defaultdict(list)
     stats = Stats()
-    stats.cut_short = set()
+    stats.cut_short, stats.subset = set(), {}
     for (protocol, dataset, method, variant, metric, _seed), record in latest.items():
         grouped[(protocol, dataset, method, variant, metric)].append(record["value"])
         if record.get("cut_short"):
             stats.cut_short.add((protocol, dataset, method, variant, metric))
+        scored, total = (record.get("options") or {}).get("images"), (record.get("options") or {}).get("images_total")
+        if isinstance(scored, int) and isinstance(total, int) and scored < total:
+            stats.subset.setdefault((protocol, dataset, method, variant, metric), set()).add((scored, total))
     stats.update({k: (float(np.mean(v)), seed_std(v) if len(v) > 1 else None, len(v))
                   for k, v in grouped.items()})
     return stats
@@ -120,7 +134,8 @@ def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[s
                 if key in stats:
                     mean, std, _ = stats[key]
                     short = CUT_SHORT_MARK if key in getattr(stats, "cut_short", ()) else ""
-                    row.cells[(d, m)] = (mean, std, metric.mark + short)
+                    subset = SUBSET_MARK if key in getattr(stats, "subset", {}) else ""
+                    row.cells[(d, m)] = (mean, std, metric.mark + short + subset)
                     break
     return row if row.cells else None
 
@@ -162,6 +177,7 @@ def build_tables(records: list[dict], tables: list[str], reported: str = "all") 
                                            if t.split("@")[0] in protocols.names() else 99, t)):
         own = Stats({k[1:]: v for k, v in stats.items() if k[0] == tag})
         own.cut_short = {k[1:] for k in stats.cut_short if k[0] == tag}
+        own.subset = {k[1:]: v for k, v in stats.subset.items() if k[0] == tag}
         own_later = [r for r in later if protocols.get(r["protocol"]).tag == tag]
         out += _protocol_tables(own, tables, reported, tag, own_later)
     return out
@@ -219,7 +235,12 @@ def _protocol_tables(stats: dict, tables: list[str], reported: str, tag: str, la
             blocks += _later_rows(later, metrics)
         blocks = [(name, rows) for name, rows in blocks if rows]
         if blocks:
-            out.append(Table(number, datasets, metrics, blocks, tag))
+            subsets: dict[tuple[str, str], set[tuple[int, int]]] = {}
+            for (d, _method, _variant, metric), counts in getattr(stats, "subset", {}).items():
+                if d in datasets and metric_registry.is_declared(metric) and \
+                        metric_registry.get(metric).shown_in in metrics:
+                    subsets.setdefault((d, metric_registry.get(metric).task), set()).update(counts)
+            out.append(Table(number, datasets, metrics, blocks, tag, subsets))
     return out
 
 
@@ -252,7 +273,7 @@ def _format_value(metric: str, value: float | None, std: float | None) -> str:
 
 
 _MARKS_LATEX = {"§": r"\S", "†": r"$^\dagger$", "∗": r"$^*$", "✗": r"$\times$", "": "", "‡": r"$^\ddagger$",
-                metric_registry.ONE_SPLIT_MARK: r"$^1$"}
+                metric_registry.ONE_SPLIT_MARK: r"$^1$", SUBSET_MARK: r"$^{s}$"}
 _ARROWS = {True: ("↑", r"$\uparrow$"), False: ("↓", r"$\downarrow$")}
 
 
@@ -305,13 +326,25 @@ def _marks(table: Table) -> set[str]:
 
 
 def _notes(table: Table) -> list[str]:
-    """The notes of the marks the table uses: cut short (‡), stand-ins (¹)."""
+    """The notes of the marks the table uses: cut short (‡), stand-ins (¹), scored on a subset (ˢ)."""
     marks = _marks(table)
-    return ([CUT_SHORT_NOTE] if CUT_SHORT_MARK in marks else []) + \
+    notes = ([CUT_SHORT_NOTE] if CUT_SHORT_MARK in marks else []) + \
         [note for mark, note in STAND_IN_NOTES.items() if mark in marks]
+    if SUBSET_MARK in marks and table.subsets:
+        counts = "; ".join(f"{DATASET_TITLES.get(d, d)} {task} {', '.join(f'{n} of {t}' for n, t in sorted(c))}"
+                           for (d, task), c in sorted(table.subsets.items()))
+        notes.append(f"{SUBSET_MARK} scored on a subset of the task's images (the preset's max_eval_images): "
+                     f"{counts} images")
+    return notes
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "#": r"\#", "$": r"\$",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
 def _latex_escape(text: str) -> str:
+    """Plain text (row labels, also a user's external ``name=``) as LaTeX; the marks as symbols."""
+    text = "".join(_LATEX_SPECIAL.get(c, c) for c in text)
     return (text.replace("_", r"\_").replace("§", r"\S").replace("†", r"$^\dagger$").replace("∗", r"$^*$")
             .replace("&", r"\&").replace("%", r"\%"))
 
@@ -365,15 +398,20 @@ def load_records(results: str | Path) -> list[dict]:
 
 
 def table(results: str | Path = "results/latest", format: str = "markdown", tables: str = "1,2,3",
-          reported: str = "all", out: str | Path | None = None) -> str:
-    """The API behind ``bench table`` (same names as the CLI flags)."""
+          reported: str = "all", output: str | Path | None = None, *, out: str | Path | None = None) -> str:
+    """The API behind ``bench table`` (same names as the CLI flags); ``out`` is the deprecated name of
+    ``output`` (the file written; ``bench run --out`` is a folder)."""
+    output = output if output is not None else out
+    if output is not None and Path(output).is_dir():
+        raise UserError(f"{output} is a folder; bench table writes one file: give --output FILE "
+                        "(e.g. tables.tex)")
     numbers = [t.strip() for t in tables.split(",") if t.strip()]
     bad = [t for t in numbers if t not in TABLE_METRICS]
     if bad:
         raise UserError(f"unknown table {bad[0]!r}; choose from 1, 2, 3")
     text = render(build_tables(load_records(results), numbers, reported), format)
-    if out:
-        write_text_atomic(out, text)
+    if output:
+        write_text_atomic(output, text)
     return text
 
 
@@ -390,10 +428,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="markdown", choices=["latex", "latex-fragment", "markdown", "plain"],
                         help="latex: a standalone document; latex-fragment: the tables only, for \\input "
                              "in a document that loads booktabs and graphicx")
-    parser.add_argument("--tables", default="1,2,3")
+    parser.add_argument("--tables", default="1,2,3",
+                        help="comma list of the tables to render: 1 (generation), 2 (segmentation and "
+                             "clustering), 3 (ablations); default all three")
     parser.add_argument("--reported", default="all", choices=["all", "none"],
                         help="show the paper's reported rows beside the measured ones")
-    parser.add_argument("--out", default=None, help="write to this file instead of stdout")
+    parser.add_argument("--output", "-o", default=None, metavar="FILE",
+                        help="write to this file instead of stdout")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="deprecated name of --output (bench run's --out is a folder, this one a file)")
     parser.add_argument("--claims", action="store_true",
                         help="only print the demo's claims on the records (mean − std over seeds against each "
                              "floor; markdown)")
@@ -404,7 +447,13 @@ def main(args: argparse.Namespace) -> int:
         text = claims_text(load_records(args.results))
         print(text or f"no OneGAN records under {args.results}")
         return 0
-    text = table(args.results, args.format, args.tables, args.reported, args.out)
-    if not args.out:
+    if args.out is not None:
+        print("bench table: --out is deprecated (it names a file, where bench run's --out names a folder); "
+              "use --output FILE", file=sys.stderr)
+        if args.output is not None:
+            raise UserError("give --output only (--out is its deprecated name)")
+    output = args.output if args.output is not None else args.out
+    text = table(args.results, args.format, args.tables, args.reported, output)
+    if not output:
         print(text, end="")
     return 0

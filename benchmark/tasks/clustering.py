@@ -18,6 +18,7 @@ from benchmark.tasks.common import (
     cluster_batch,
     iterate_images,
     subsample,
+    validate_by_id,
 )
 from core.contract import Method
 from data_prep.prepared import Prepared
@@ -40,7 +41,9 @@ def collect_clusters(method: Method, prepared: Prepared, indices: np.ndarray, op
 
 def evaluate_clustering(method: Method, prepared: Prepared, options: EvalOptions) -> TaskResult:
     protocol = protocols.get(options.protocol)
-    indices = subsample(protocol_rows(prepared, protocol, "clustering"), options.max_images, options.seed)
+    rows = protocol_rows(prepared, protocol, "clustering")
+    validate_by_id(method, prepared, "cluster", rows)
+    indices = subsample(rows, options.max_images, options.seed)
     child, parent = collect_clusters(method, prepared, indices, options)
     labels = prepared.manifest["class_id"].to_numpy(dtype=np.int64)[indices]
     # The number of clusters the method can output sets C3-GAN's over-clustering factor.
@@ -53,5 +56,5 @@ def evaluate_clustering(method: Method, prepared: Prepared, options: EvalOptions
         parent_scores = protocol.score_clusters(parent_labels, parent, getattr(method, "num_parents", 0) or None,
                                                 prepared.num_parents)
         values["parent_acc"], values["parent_nmi"] = parent_scores["acc"], parent_scores["nmi"]
-    return TaskResult(values, {"images": len(indices), "protocol": protocol.tag,
+    return TaskResult(values, {"images": len(indices), "images_total": len(rows), "protocol": protocol.tag,
                                "acc_matching": protocol.acc_matching, "nmi_normalization": protocol.nmi_normalisation})

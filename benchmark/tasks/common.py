@@ -60,6 +60,22 @@ def batch_ids(prepared: Prepared, batch: dict) -> list[str]:
     return prepared.manifest["image_id"].to_numpy()[batch["index"].numpy()].tolist()
 
 
+def validate_by_id(method: Method, prepared: Prepared, capability: str, rows: np.ndarray) -> None:
+    """For a file-backed method (``by_id``): check its files for ``capability`` against every row the
+    task scores at full scale (``rows``, before a preset's subsample), so a missing or malformed
+    prediction anywhere fails now, naming the file and id, rather than pass unread."""
+    if getattr(method, "by_id", False):
+        method.validate(capability, prepared.manifest["image_id"].to_numpy()[rows].tolist())
+
+
+def no_masks_hint(prepared: Prepared) -> str:
+    """Why a prepared dataset cannot be scored on segmentation, and what would give it masks."""
+    gt = "--masks gt (its own segmentations) or " if prepared.name == "cub" else ""
+    return (f"{prepared.root} has no masks (prepared with --masks none); to score segmentation, prepare it "
+            f"again with bench prep {gt}--masks deeplabv3-torchvision --weights FILE (pseudo-masks, as the "
+            "paper's Dogs and Cars)")
+
+
 def segment_batch(method: Method, prepared: Prepared, batch: dict, device: str) -> torch.Tensor:
     if getattr(method, "by_id", False):
         return method.segment_ids(batch_ids(prepared, batch), batch["image"].shape[-1])

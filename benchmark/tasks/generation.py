@@ -25,7 +25,7 @@ import torch
 from benchmark.generation_scores import generation_scores
 from benchmark.metrics.conditional import TABLE1_CFID, TABLE1_CIS
 from benchmark.tasks.clustering import collect_clusters
-from benchmark.tasks.common import EvalOptions, TaskResult
+from benchmark.tasks.common import EvalOptions, TaskResult, validate_by_id
 from core.contract import Method
 from core.errors import UserError
 from data_prep.datasets import ObjectImages
@@ -74,7 +74,9 @@ def _table1_values(scores: dict) -> dict[str, float]:
 def evaluate_generation(method: Method, prepared: Prepared, options: EvalOptions) -> TaskResult:
     extractor = _evaluator(options)
     real_rows = np.flatnonzero((prepared.manifest["role"] == REAL_ROLE).to_numpy())
+    validate_by_id(method, prepared, "generate", real_rows)
     if method.can("cluster"):
+        validate_by_id(method, prepared, "cluster", real_rows)
         real_cond, _ = collect_clusters(method, prepared, real_rows, options)
         condition_source = "method clusters"
     else:

@@ -22,8 +22,11 @@ from benchmark.tasks.common import (
     EvalOptions,
     TaskResult,
     iterate_images,
+    no_masks_hint,
+    rows_with_masks,
     segment_batch,
     subsample,
+    validate_by_id,
 )
 from core.contract import Method
 from core.errors import UserError
@@ -39,7 +42,7 @@ def collect_masks(method: Method, prepared: Prepared, options: EvalOptions) -> t
         return collect_drc_masks(method, prepared, options)
     indices = subsample(protocol_rows(prepared, protocol, "segmentation"), options.max_images, options.seed)
     if len(indices) == 0:
-        raise UserError(f"{prepared.root}: no image has a mask; prepare it with --masks gt or a DeepLabV3 backend")
+        raise UserError(no_masks_hint(prepared))
     predicted, truth = [], []
     with torch.inference_mode():
         for batch in iterate_images(prepared, indices, options.batch_size, f"segment {method.name}"):
@@ -51,9 +54,14 @@ def collect_masks(method: Method, prepared: Prepared, options: EvalOptions) -> t
 
 def evaluate_segmentation(method: Method, prepared: Prepared, options: EvalOptions) -> TaskResult:
     protocol = protocols.get(options.protocol)
+    rows = protocol_rows(prepared, protocol, "segmentation")
+    if len(rows) == 0:
+        raise UserError(no_masks_hint(prepared) if len(rows_with_masks(prepared)) == 0 else
+                        f"{prepared.root}: no image with a mask is among the images {protocol.tag} scores")
+    validate_by_id(method, prepared, "segment", rows)
     predicted, truth = collect_masks(method, prepared, options)
     values = dict(protocol.score_masks(predicted, truth))
-    details = {"images": len(truth), "threshold": 0.5, "protocol": protocol.tag,
+    details = {"images": len(truth), "images_total": len(rows), "threshold": 0.5, "protocol": protocol.tag,
                "reduction": protocol.mask_reduction, "empty_masks": protocol.empty_masks}
     if protocol.name == "onegan2020":
         iou_scores, dice_scores = iou(predicted, truth), dice(predicted, truth)

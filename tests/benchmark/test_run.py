@@ -124,8 +124,7 @@ def test_ablation_task_records_every_variant_at_its_scale(prepared_dir, tmp_path
     small = RunContext(get_preset("tiny", ablation_preset="smoke"), None, tmp_path, None, "cpu", False)
     assert scale_label(full, "no-rm") == "tiny:tiny" != scale_label(small, "no-rm") == "tiny:smoke"
     assert scale_label(full, None) == scale_label(small, None) == "tiny"
-    # The tiny demo's `--task all` leaves Table 3 out unless an ablation scale is asked for.
-    assert not get_preset("tiny").all_includes_ablation and full.preset.all_includes_ablation
+    # `--task all` leaves Table 3 out unless asked: tests/journeys/test_task_all_journeys.py
 
 
 def test_ablations_option_runs_only_the_named_rows(prepared_dir, tmp_path):
