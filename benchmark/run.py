@@ -75,7 +75,7 @@ def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
         if not given.exists():
             raise UserError(f"evaluator checkpoint not found: {given} (train one with `bench train-evaluator`)")
         return given
-    from benchmark.features.evaluator import train_evaluator
+    from benchmark.evaluator_training import train_evaluator
 
     path = ctx.work / "evaluators" / f"{ctx.prepared.fingerprint}-{ctx.preset.evaluator_arch}.pt"
     with path_lock(path, "training the evaluator classifier"):
