@@ -336,6 +336,9 @@ class Deadline:
         return sub
 
 
+_UNITS = {"iteration": "it"}
+
+
 @dataclass
 class LoopResult:
     completed: int
@@ -357,7 +360,7 @@ def run_loop(*, what: str, start: int, total: int, step: Callable[[int], Any], s
     if start >= total:
         return LoopResult(completed, False)
     last_save = time.monotonic()
-    with DeferredSignals() as signals, tqdm(total=total, initial=start, desc=what, unit=unit[:5], leave=False,
+    with DeferredSignals() as signals, tqdm(total=total, initial=start, desc=what, unit=_UNITS.get(unit, unit), leave=False,
                                             dynamic_ncols=True, mininterval=1.0, disable=not progress) as bar:
         while completed < total:
             try:

@@ -157,8 +157,10 @@ class Trainer:
         seed. Its iteration count may differ: a resumed run keeps the phase boundaries it was trained
         with and ``config.schedule.iterations`` only says where it stops, so raising it extends a
         (finished) run exactly as a run trained to that length with those boundaries would have gone.
-        A fresh run of the new length scales its boundaries with its length (``with_iterations``);
-        when they would differ this prints one line saying so. (``extend`` is kept for callers;
+        A fresh run of the new length scales its boundaries with its length (``with_iterations``), so
+        the extended run equals a fresh run of that length only where the boundaries do not matter or
+        coincide (the "no-multi-phase" and "phase1-only" ablations, or a resume at the same length);
+        otherwise this prints one line saying where they stay. (``extend`` is kept for callers;
         extension is always allowed.)"""
         if not self.checkpoint_path.is_file():
             return False
@@ -181,7 +183,8 @@ class Trainer:
         if state["seed"] != self.seed:
             raise ConfigMismatchError(f"{self.checkpoint_path} was trained with seed {state['seed']}; "
                                       "resume with the same")
-        moved = adopted.schedule != self.config.schedule
+        kept, fresh = PhaseSchedule(adopted.schedule), PhaseSchedule(self.config.schedule)
+        moved = (kept.fake_start, kept.real_start) != (fresh.fake_start, fresh.real_start)
         if moved and self.group.is_main:
             s, want = adopted.schedule, self.config.schedule
             print(f"onegan: {self.checkpoint_path} continues to {s.iterations} iterations with its phase "
