@@ -149,7 +149,7 @@ def train_gan_then_encoders(request, *, method: str, config, make_run: Callable,
     """
     from baselines.gan_training import CHECKPOINT_NAME, LOG_NAME, CheckpointSaver, restore_or_reset, run_phase
     from baselines.object_tensors import load_object_tensors
-    from core.training_run import Deadline, pick_device
+    from core.training_run import Deadline, pick_device, requested_checkpoint_minutes
     from data_prep.prepared import load_prepared
 
     deadline = Deadline(request.max_minutes)
@@ -166,6 +166,7 @@ def train_gan_then_encoders(request, *, method: str, config, make_run: Callable,
     if state is not None:
         run.load_state_dict(state)
     save = CheckpointSaver(checkpoint, run)
+    minutes = requested_checkpoint_minutes(request)
     if run.gan_iteration < config.iterations:
         data = load_object_tensors(prepared, config.image_size)
         run_phase(
@@ -173,13 +174,13 @@ def train_gan_then_encoders(request, *, method: str, config, make_run: Callable,
             step=lambda it: run.gan_step(data, it), save=save, log_path=out / LOG_NAME,
             log_every=config.log_every, checkpoint_every=config.checkpoint_every,
             deadline=deadline.split(config.gan_time_fraction),
-            on_iteration=lambda n: setattr(run, "gan_iteration", n))
+            on_iteration=lambda n: setattr(run, "gan_iteration", n), checkpoint_minutes=minutes)
     enc = config.encoders
     run_phase(
         phase=f"{method}-encoders", done=run.encoder_iteration, total=enc.iterations,
         step=lambda it: encoder_step(run.encoders, run.opt_e, run.sample_generated, enc), save=save,
         log_path=out / LOG_NAME, log_every=config.log_every, checkpoint_every=config.checkpoint_every,
-        deadline=deadline, on_iteration=lambda n: setattr(run, "encoder_iteration", n))
+        deadline=deadline, on_iteration=lambda n: setattr(run, "encoder_iteration", n), checkpoint_minutes=minutes)
     if not checkpoint.exists():
         save()
     return checkpoint

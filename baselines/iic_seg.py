@@ -159,7 +159,8 @@ def train(request: TrainRequest) -> Path:
                 "foreground_class": foreground_class()}
 
     return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None, foreground_rule: ForegroundRule = "border"

@@ -217,7 +217,8 @@ def train(request: TrainRequest) -> Path:
                 "optimizer_g": optimise_g.state_dict()}
 
     return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None) -> ReDOSegmenter:

@@ -15,7 +15,14 @@ from typing import Any, Generic, TypeVar
 import torch
 
 from core.contract import TrainRequest
-from core.training_run import RunState, choose_preset, pick_device, resume_payload, seed_everything
+from core.training_run import (
+    RunState,
+    choose_preset,
+    pick_device,
+    requested_checkpoint_minutes,
+    resume_payload,
+    seed_everything,
+)
 from data_prep.prepared import Prepared, load_prepared
 
 ConfigT = TypeVar("ConfigT")
@@ -29,6 +36,7 @@ class RunStart(Generic[ConfigT]):
     payload: dict[str, Any] | None   # the checkpoint to continue from (None: a fresh run)
     device: torch.device
     out: Path
+    checkpoint_minutes: float | None   # the wall-clock checkpoint cadence (None: by steps only)
 
 
 def start_run(request: TrainRequest, presets: dict[str, ConfigT], method: str, *, seed: bool = True
@@ -44,4 +52,5 @@ def start_run(request: TrainRequest, presets: dict[str, ConfigT], method: str, *
     payload = resume_payload(out, request.resume, run, restart=getattr(request, "restart", False))
     if seed:
         seed_everything(request.seed)
-    return RunStart(config, prepared, run, payload, pick_device(request.device), out)
+    return RunStart(config, prepared, run, payload, pick_device(request.device), out,
+                    requested_checkpoint_minutes(request))

@@ -75,8 +75,8 @@ __all__ = [
     "CHECKPOINT_NAME", "DEFAULT_CHECKPOINT_MINUTES", "HANDLED_SIGNALS", "LOSS_LOG", "CheckpointError",
     "CheckpointPolicy", "Deadline", "DeferredSignals", "LoopResult", "LossLog", "RunExistsError", "RunState",
     "StepAbandoned", "TrainingInterrupted", "choose_preset", "claim_run_dir", "exit_status", "load_checkpoint",
-    "pick_device", "read_checkpoint", "restore_modules", "resume_payload", "run_loop", "run_training",
-    "save_checkpoint", "seed_everything", "signal_pending",
+    "pick_device", "read_checkpoint", "requested_checkpoint_minutes", "restore_modules", "resume_payload",
+    "run_loop", "run_training", "save_checkpoint", "seed_everything", "signal_pending",
 ]
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -153,6 +153,15 @@ def restore_modules(payload: Mapping[str, Any] | None, modules: Mapping[str, Any
         module.load_state_dict(payload[key])
 
 
+def requested_checkpoint_minutes(request: Any) -> float | None:
+    """The wall-clock cadence a ``TrainRequest`` asks for: its ``checkpoint_minutes``, the default when
+    None, never (None) when 0."""
+    minutes = getattr(request, "checkpoint_minutes", None)
+    if minutes is None:
+        return DEFAULT_CHECKPOINT_MINUTES
+    return None if minutes == 0 else float(minutes)
+
+
 # --------------------------------------------------------------------------------------------------
 # Run directories
 
@@ -167,7 +176,9 @@ def claim_run_dir(out: str | os.PathLike, *, resume: bool, restart: bool = False
 
     ``restart``: the directory is renamed aside in one step (a reader sees the old run or none) and
     deleted, then recreated empty. Else an existing run (a checkpoint or a loss log) is resumed when
-    ``resume``, and refused with one line (``RunExistsError``) when not: nothing is touched.
+    ``resume``, and refused with one line (``RunExistsError``) when not: nothing is touched. A loss
+    log without a checkpoint (a run killed before its first save) is removed when resuming: the run
+    starts from iteration 0 and logs those iterations again.
     """
     out = Path(out)
     if restart:
@@ -186,7 +197,11 @@ def claim_run_dir(out: str | os.PathLike, *, resume: bool, restart: bool = False
         held = ", ".join(name for name in (CHECKPOINT_NAME, LOSS_LOG) if (out / name).exists())
         raise RunExistsError(f"{out} already holds a training run ({held}); `{command} ... --resume` "
                              "continues it, `--restart` starts over (deleting it), or choose another --out")
-    return (out / CHECKPOINT_NAME).exists()
+    if not (out / CHECKPOINT_NAME).exists():
+        # Killed before its first checkpoint: the log describes nothing that can be resumed.
+        (out / LOSS_LOG).unlink()
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -360,8 +375,9 @@ def run_loop(*, what: str, start: int, total: int, step: Callable[[int], Any], s
     if start >= total:
         return LoopResult(completed, False)
     last_save = time.monotonic()
-    with DeferredSignals() as signals, tqdm(total=total, initial=start, desc=what, unit=_UNITS.get(unit, unit), leave=False,
-                                            dynamic_ncols=True, mininterval=1.0, disable=not progress) as bar:
+    bar_options = {"desc": what, "unit": _UNITS.get(unit, unit), "leave": False, "dynamic_ncols": True,
+                   "mininterval": 1.0, "disable": not progress}
+    with DeferredSignals() as signals, tqdm(total=total, initial=start, **bar_options) as bar:
         while completed < total:
             try:
                 result = step(completed)

@@ -14,7 +14,7 @@ import torch
 
 from core.contract import TrainRequest
 from core.device import pick_device
-from core.training_run import CHECKPOINT_NAME, DEFAULT_CHECKPOINT_MINUTES, claim_run_dir
+from core.training_run import CHECKPOINT_NAME, claim_run_dir, requested_checkpoint_minutes
 from data_prep.prepared import load_prepared
 from onegan.config import OneGANConfig
 from onegan.distributed import barrier, init_from_environment, shutdown
@@ -33,14 +33,6 @@ def build_config(request: TrainRequest, num_classes: int, num_parents: int) -> O
     if train:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
     return config.with_ablation(getattr(request, "ablation", None))
-
-
-def checkpoint_minutes(request: TrainRequest) -> float | None:
-    """The wall-clock checkpoint cadence a request asks for (None: by iterations only)."""
-    minutes = getattr(request, "checkpoint_minutes", None)
-    if minutes is None:
-        return DEFAULT_CHECKPOINT_MINUTES
-    return None if minutes == 0 else float(minutes)
 
 
 def train(request: TrainRequest, progress: bool = True) -> Path:
@@ -63,7 +55,7 @@ def train(request: TrainRequest, progress: bool = True) -> Path:
             resuming = not restart and (out / CHECKPOINT_NAME).is_file()
         trainer = Trainer(config, prepared, out, seed=request.seed, device=device, group=group,
                           max_minutes=request.max_minutes, progress=progress,
-                          checkpoint_minutes=checkpoint_minutes(request))
+                          checkpoint_minutes=requested_checkpoint_minutes(request))
         if resuming:
             trainer.resume()
         return trainer.run()
