@@ -340,3 +340,54 @@ def test_checkpoint_cadence_by_iterations_and_minutes(tmp_path, monkeypatch):
              policy=CheckpointPolicy(every_iterations=4, every_minutes=1.0), progress=False)
     # A minute after the last save (steps 3 and 7), every 4 iterations (4, 8), and at the end.
     assert saved_after == [3, 4, 7, 8, 10]
+
+
+# --------------------------------------------------------------------------------------------------
+# The baselines share the scaffold: the same refusal, restart, extension and loss-log rules
+
+
+def test_a_baseline_run_is_refused_restarted_and_extended_exactly(data, tmp_path, monkeypatch):
+    from baselines import iic
+    from core.contract import TrainRequest
+    from core.training_run import RunExistsError
+
+    def train(out, steps, **options):
+        monkeypatch.setitem(iic.PRESETS, "smoke", dataclasses.replace(iic.PRESETS["smoke"], steps=steps))
+        return iic.train(TrainRequest(data=data, out=out, preset="smoke", seed=2, device="cpu", **options))
+
+    def model(out):
+        return torch.load(out / "checkpoint.pt", weights_only=True)["model"]
+
+    train(tmp_path / "whole", 12)
+    train(tmp_path / "extended", 6)
+    with pytest.raises(RunExistsError, match="already holds a training run"):
+        train(tmp_path / "extended", 12, resume=False)
+    train(tmp_path / "extended", 12)  # resume (the API's default) with more steps: a finished run goes on
+    whole, extended = model(tmp_path / "whole"), model(tmp_path / "extended")
+    assert all(torch.equal(whole[k], extended[k]) for k in whole)
+    train(tmp_path / "extended", 12, resume=False, restart=True)
+    again = model(tmp_path / "extended")
+    assert all(torch.equal(whole[k], again[k]) for k in whole)
+
+
+def test_a_gan_baseline_logs_no_iteration_twice_after_a_kill(data, tmp_path):
+    from baselines import finegan
+    from baselines.gan_training import read_losses
+    from core.atomic import append_jsonl
+    from core.contract import TrainRequest
+
+    smoke = finegan.FineGANConfig.preset("smoke")
+
+    def short(iterations: int, encoder_iterations: int) -> finegan.FineGANConfig:
+        return dataclasses.replace(smoke, iterations=iterations, log_every=1, checkpoint_every=100,
+                                   encoders=dataclasses.replace(smoke.encoders, iterations=encoder_iterations))
+
+    request = TrainRequest(data=data, out=tmp_path, preset="smoke", device="cpu")
+    finegan.train(request, config=short(3, 2))
+    # What a run killed after its checkpoint leaves: log lines past the saved iterations.
+    append_jsonl(tmp_path / "losses.jsonl", {"phase": "finegan-encoders", "iteration": 3, "child_ce": 9.0})
+    finegan.train(request, config=short(5, 3))
+    log = read_losses(tmp_path)
+    assert [r["iteration"] for r in log if r["phase"] == "finegan"] == [1, 2, 3, 4, 5]
+    assert [r["iteration"] for r in log if r["phase"] == "finegan-encoders"] == [1, 2, 3]
+    assert all(r.get("child_ce") != 9.0 for r in log)
