@@ -375,6 +375,7 @@ def run_loop(*, what: str, start: int, total: int, step: Callable[[int], Any], s
     if start >= total:
         return LoopResult(completed, False)
     last_save = time.monotonic()
+    stopped_early = False
     bar_options = {"desc": what, "unit": _UNITS.get(unit, unit), "leave": False, "dynamic_ncols": True,
                    "mininterval": 1.0, "disable": not progress}
     with DeferredSignals() as signals, tqdm(total=total, initial=start, **bar_options) as bar:
@@ -406,11 +407,12 @@ def run_loop(*, what: str, start: int, total: int, step: Callable[[int], Any], s
                 signals.deliver(signum, what=what, checkpoint=checkpoint_path, iteration=completed, saved=True,
                                 unit=unit, announce=announce)
             if out_of_time and completed < total:
-                return LoopResult(completed, True)
-        if signals.pending and agree is None:  # arrived during the final save: it is on disk
+                stopped_early = True
+                break
+        if signals.pending and agree is None:  # arrived during the last save: what it saved is on disk
             signals.deliver(signals.pending, what=what, checkpoint=checkpoint_path, iteration=completed, saved=True,
                             unit=unit, announce=announce)
-    return LoopResult(completed, False)
+    return LoopResult(completed, stopped_early)
 
 
 # --------------------------------------------------------------------------------------------------
