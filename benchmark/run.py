@@ -206,7 +206,9 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     if unknown:
         raise UserError(f"unknown task {unknown[0]!r}; choose generation, segmentation, clustering, ablation or all")
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from core.device import pick_device
+
+    device = str(pick_device(device))
     scoring = protocols.get(protocol)
     skipped = [t for t in tasks if t in ALL_TASKS and not scoring.defines(t)]
     if skipped:

@@ -391,3 +391,22 @@ def test_a_gan_baseline_logs_no_iteration_twice_after_a_kill(data, tmp_path):
     assert [r["iteration"] for r in log if r["phase"] == "finegan"] == [1, 2, 3, 4, 5]
     assert [r["iteration"] for r in log if r["phase"] == "finegan-encoders"] == [1, 2, 3]
     assert all(r.get("child_ce") != 9.0 for r in log)
+
+
+def test_ctrl_c_twice_stops_at_once_without_saving(tmp_path):
+    saves: list[bool] = []
+
+    def step(i: int) -> None:
+        if i == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # recorded: the step goes on
+            os.kill(os.getpid(), signal.SIGINT)  # the impatient second one stops it here
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_loop(what="t", start=0, total=5, step=step, save=saves.append, checkpoint_path=tmp_path / "c",
+                     policy=CheckpointPolicy(every_iterations=None, every_minutes=None), progress=False)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert saves == []
