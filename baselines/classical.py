@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -29,10 +29,10 @@ import torch.nn.functional as F
 from sklearn.cluster import KMeans
 
 from baselines.object_tensors import load_object_tensors
-from baselines.training_run import RunState, choose_preset, read_checkpoint, resume_payload, run_training
+from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import read_checkpoint, run_training
 
 NAME = "kmeans-colour"
 
@@ -92,11 +92,9 @@ class ColourKMeans(Method):
 
 def train(request: TrainRequest) -> Path:
     """Fit k-means (one "step"); the checkpoint holds the centroids."""
-    config: ColourKMeansConfig = choose_preset(PRESETS, request.preset, NAME)
-    prepared = load_prepared(request.data)
-    run = RunState(NAME, request.preset, asdict(config), request.seed, prepared.num_classes,
-                   prepared.num_parents, prepared.fingerprint)
-    run.restore(resume_payload(Path(request.out), request.resume, run))
+    begun = start_run(request, PRESETS, NAME, seed=False)
+    config, prepared, run = begun.config, begun.prepared, begun.run
+    run.restore(begun.payload)
     fitted: dict = {}
 
     def step(_: int) -> dict[str, float]:
@@ -110,7 +108,7 @@ def train(request: TrainRequest) -> Path:
             fitted[key], inertia[key] = torch.from_numpy(kmeans.cluster_centers_), float(kmeans.inertia_)
         return {"inertia": inertia["centroids"], "parent_inertia": inertia["parent_centroids"]}
 
-    return run_training(run, out=Path(request.out), total_steps=1, step=step,
+    return run_training(run, out=begun.out, total_steps=1, step=step,
                         state=lambda: {"centroids": fitted.get("centroids"),
                                        "parent_centroids": fitted.get("parent_centroids")}, checkpoint_every=1,
                         max_minutes=request.max_minutes)

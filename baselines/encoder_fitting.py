@@ -136,34 +136,37 @@ def prepared_meta(prepared) -> dict:
             "fingerprint": prepared.fingerprint, "dataset": prepared.name, "prepared_size": prepared.size}
 
 
-def train_gan_then_encoders(request, *, method: str, config, run, meta: dict, prepared, schedule_keys: set[str],
-                            deadline) -> Path:
-    """The two-phase schedule shared by the "+ our encoders" baselines (FineGAN, StackGANv2).
+def train_gan_then_encoders(request, *, method: str, config, make_run: Callable, schedule_keys: set[str]) -> Path:
+    """The ``train`` of the "+ our encoders" baselines (FineGAN, StackGANv2): the prologue (deadline,
+    data, device, ``make_run(config, meta, device, seed)``, which seeds and builds the networks) and
+    the two-phase schedule.
 
     Phase 1 trains the GAN (``run.gan_step``) for ``config.iterations``; phase 2 fits OneGAN's encoders
     on the frozen generator's samples (``run.sample_generated``) for ``config.encoders.iterations``.
-    Both resume from ``request.out``'s checkpoint; with ``max_minutes`` the GAN gets
-    ``config.gan_time_fraction`` of the time and the encoders always get the rest.
+    Both resume from ``request.out``'s checkpoint (``core.training_run.claim_run_dir`` decides about an
+    existing run); with ``max_minutes`` the GAN gets ``config.gan_time_fraction`` of the time and the
+    encoders always get the rest.
     """
-    from baselines.gan_training import (
-        CHECKPOINT_NAME,
-        LOG_NAME,
-        CheckpointSaver,
-        resolve_device,
-        restore_or_reset,
-        run_phase,
-    )
+    from baselines.gan_training import CHECKPOINT_NAME, LOG_NAME, CheckpointSaver, restore_or_reset, run_phase
     from baselines.object_tensors import load_object_tensors
+    from core.training_run import Deadline, pick_device, requested_checkpoint_minutes
+    from data_prep.prepared import load_prepared
 
+    deadline = Deadline(request.max_minutes)
+    prepared = load_prepared(request.data)
+    meta = prepared_meta(prepared)
+    device = pick_device(request.device)
+    run = make_run(config, meta, device, request.seed)
     out = Path(request.out)
+    state = restore_or_reset(out, resume=request.resume, restart=getattr(request, "restart", False), method=method,
+                             wanted_config=config.to_dict(), schedule_keys=schedule_keys,
+                             fingerprint=meta["fingerprint"], map_location=device)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT_NAME
-    state = restore_or_reset(out, resume=request.resume, method=method, wanted_config=config.to_dict(),
-                             schedule_keys=schedule_keys, fingerprint=meta["fingerprint"],
-                             map_location=resolve_device(request.device))
     if state is not None:
         run.load_state_dict(state)
     save = CheckpointSaver(checkpoint, run)
+    minutes = requested_checkpoint_minutes(request)
     if run.gan_iteration < config.iterations:
         data = load_object_tensors(prepared, config.image_size)
         run_phase(
@@ -171,13 +174,13 @@ def train_gan_then_encoders(request, *, method: str, config, run, meta: dict, pr
             step=lambda it: run.gan_step(data, it), save=save, log_path=out / LOG_NAME,
             log_every=config.log_every, checkpoint_every=config.checkpoint_every,
             deadline=deadline.split(config.gan_time_fraction),
-            on_iteration=lambda n: setattr(run, "gan_iteration", n))
+            on_iteration=lambda n: setattr(run, "gan_iteration", n), checkpoint_minutes=minutes)
     enc = config.encoders
     run_phase(
         phase=f"{method}-encoders", done=run.encoder_iteration, total=enc.iterations,
         step=lambda it: encoder_step(run.encoders, run.opt_e, run.sample_generated, enc), save=save,
         log_path=out / LOG_NAME, log_every=config.log_every, checkpoint_every=config.checkpoint_every,
-        deadline=deadline, on_iteration=lambda n: setattr(run, "encoder_iteration", n))
+        deadline=deadline, on_iteration=lambda n: setattr(run, "encoder_iteration", n), checkpoint_minutes=minutes)
     if not checkpoint.exists():
         save()
     return checkpoint

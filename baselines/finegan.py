@@ -38,7 +38,6 @@ pose, which is the weakness the OneGAN paper measures.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -55,7 +54,6 @@ from baselines.encoder_fitting import (
     encoder_model_config,
     make_encoder_optimizer,
     parent_codes,
-    prepared_meta,
     train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
@@ -70,16 +68,10 @@ from baselines.gan_blocks import (
     to_signed,
     to_unit,
 )
-from baselines.gan_training import (
-    Deadline,
-    load_checkpoint,
-    resolve_device,
-    seed_everything,
-)
 from baselines.object_tensors import resize_images, take_batch
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import load_checkpoint, pick_device, seed_everything
 
 NAME = "finegan"
 
@@ -502,14 +494,7 @@ def train(request: TrainRequest, config: FineGANConfig | None = None) -> Path:
     ``request.out`` is resumed when ``request.resume``; a finished one is returned as is.
     """
     config = config or FineGANConfig.preset(request.preset)
-    started = time.monotonic()
-    deadline = Deadline(request.max_minutes, start=started)
-    prepared = load_prepared(request.data)
-    meta = prepared_meta(prepared)
-    device = resolve_device(request.device)
-    run = _Run(config, meta, device, request.seed)
-    return train_gan_then_encoders(request, method=NAME, config=config, run=run, meta=meta, prepared=prepared,
-                                   schedule_keys=SCHEDULE_KEYS, deadline=deadline)
+    return train_gan_then_encoders(request, method=NAME, config=config, make_run=_Run, schedule_keys=SCHEDULE_KEYS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -580,7 +565,7 @@ class FineGANMethod(Method):
 
 
 def load(checkpoint: Path, device: str | None = None) -> FineGANMethod:
-    dev = resolve_device(device)
+    dev = pick_device(device)
     state = load_checkpoint(checkpoint, NAME, map_location=dev)
     config = FineGANConfig.from_dict(state["config"])
     meta = state["meta"]

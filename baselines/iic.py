@@ -13,7 +13,7 @@ at this step; heads alternate every ``head_period`` steps (the paper alternates 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,17 +23,9 @@ from baselines.augment import colour_jitter, random_flip, random_resized_crop
 from baselines.cnn_blocks import vgg_stage
 from baselines.iic_loss import iic_loss
 from baselines.object_tensors import load_object_tensors, resize_images
-from baselines.training_run import (
-    RunState,
-    choose_preset,
-    pick_device,
-    read_checkpoint,
-    resume_payload,
-    run_training,
-    seed_everything,
-)
+from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
-from data_prep.prepared import load_prepared
+from core.training_run import pick_device, read_checkpoint, restore_modules, run_training
 
 NAME = "iic"
 
@@ -122,21 +114,13 @@ def _pair_views(images: torch.Tensor, config: IICConfig) -> tuple[torch.Tensor, 
 
 
 def train(request: TrainRequest) -> Path:
-    config: IICConfig = choose_preset(PRESETS, request.preset, NAME)
-    prepared = load_prepared(request.data)
-    run = RunState(NAME, request.preset, asdict(config), request.seed, prepared.num_classes,
-                   prepared.num_parents, prepared.fingerprint)
-    payload = resume_payload(Path(request.out), request.resume, run)
-    seed_everything(request.seed)
-    device = pick_device(request.device)
-    images = load_object_tensors(prepared, config.image_size).images.to(device)
-    net = ClusteringNet(config, prepared.num_classes).to(device).train()
+    begun = start_run(request, PRESETS, NAME)
+    config, run, payload, device = begun.config, begun.run, begun.payload, begun.device
+    images = load_object_tensors(begun.prepared, config.image_size).images.to(device)
+    net = ClusteringNet(config, begun.prepared.num_classes).to(device).train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
-    loss_ema = torch.zeros(config.subheads)
-    if payload is not None:
-        net.load_state_dict(payload["model"])
-        optimiser.load_state_dict(payload["optimizer"])
-        loss_ema = payload["loss_ema"]
+    restore_modules(payload, {"model": net, "optimizer": optimiser})
+    loss_ema = torch.zeros(config.subheads) if payload is None else payload["loss_ema"]
     run.restore(payload)
 
     def step(i: int) -> dict[str, float]:
@@ -157,8 +141,9 @@ def train(request: TrainRequest) -> Path:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), "loss_ema": loss_ema,
                 "best_subhead": int(loss_ema.argmin())}
 
-    return run_training(run, out=Path(request.out), total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None) -> IICClusterer:

@@ -20,7 +20,7 @@ cover its border). ``foreground_rule="border-per-image"`` applies the same rule 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -32,18 +32,10 @@ from baselines.augment import colour_jitter, random_flip, unflip
 from baselines.cnn_blocks import vgg_stage
 from baselines.iic_loss import iic_seg_loss
 from baselines.object_tensors import load_object_tensors, resize_images
-from baselines.training_run import (
-    RunState,
-    choose_preset,
-    pick_device,
-    read_checkpoint,
-    resume_payload,
-    run_training,
-    seed_everything,
-)
+from baselines.single_loop import start_run
 from core.contract import Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import pick_device, read_checkpoint, restore_modules, run_training
 
 NAME = "iic-seg"
 ForegroundRule = Literal["border", "border-per-image"]
@@ -134,19 +126,12 @@ class IICSegmenter(Method):
 
 
 def train(request: TrainRequest) -> Path:
-    config: IICSegConfig = choose_preset(PRESETS, request.preset, NAME)
-    prepared = load_prepared(request.data)
-    run = RunState(NAME, request.preset, asdict(config), request.seed, prepared.num_classes,
-                   prepared.num_parents, prepared.fingerprint)
-    payload = resume_payload(Path(request.out), request.resume, run)
-    seed_everything(request.seed)
-    device = pick_device(request.device)
-    images = load_object_tensors(prepared, config.image_size).images.to(device)
+    begun = start_run(request, PRESETS, NAME)
+    config, run, payload, device = begun.config, begun.run, begun.payload, begun.device
+    images = load_object_tensors(begun.prepared, config.image_size).images.to(device)
     net = PixelClusteringNet(config).to(device).train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
-    if payload is not None:
-        net.load_state_dict(payload["model"])
-        optimiser.load_state_dict(payload["optimizer"])
+    restore_modules(payload, {"model": net, "optimizer": optimiser})
     run.restore(payload)
 
     def step(i: int) -> dict[str, float]:
@@ -173,8 +158,9 @@ def train(request: TrainRequest) -> Path:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(),
                 "foreground_class": foreground_class()}
 
-    return run_training(run, out=Path(request.out), total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None, foreground_rule: ForegroundRule = "border"

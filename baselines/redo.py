@@ -23,7 +23,7 @@ scoring max(IoU(M_1), IoU(1 - M_1)) per image is the right score, as in ReDO's p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,17 +33,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from baselines.cnn_blocks import conv_bn_relu
 from baselines.object_tensors import load_object_tensors, resize_images
-from baselines.training_run import (
-    RunState,
-    choose_preset,
-    pick_device,
-    read_checkpoint,
-    resume_payload,
-    run_training,
-    seed_everything,
-)
+from baselines.single_loop import start_run
 from core.contract import Method, TrainRequest
-from data_prep.prepared import load_prepared
+from core.training_run import pick_device, read_checkpoint, restore_modules, run_training
 
 NAME = "redo"
 REGIONS = 2
@@ -181,14 +173,9 @@ class ReDOSegmenter(Method):
 
 
 def train(request: TrainRequest) -> Path:
-    config: ReDOConfig = choose_preset(PRESETS, request.preset, NAME)
-    prepared = load_prepared(request.data)
-    run = RunState(NAME, request.preset, asdict(config), request.seed, prepared.num_classes,
-                   prepared.num_parents, prepared.fingerprint)
-    payload = resume_payload(Path(request.out), request.resume, run)
-    seed_everything(request.seed)
-    device = pick_device(request.device)
-    images = load_object_tensors(prepared, config.image_size).images.to(device)
+    begun = start_run(request, PRESETS, NAME)
+    config, run, payload, device = begun.config, begun.run, begun.payload, begun.device
+    images = load_object_tensors(begun.prepared, config.image_size).images.to(device)
     model = ReDO(config).to(device).train()
     betas = (0.5, 0.999)
     optimise_d = torch.optim.Adam(model.discriminator.parameters(), lr=config.lr, betas=betas)
@@ -196,10 +183,7 @@ def train(request: TrainRequest) -> Path:
         {"params": model.mask_network.parameters(), "lr": config.lr_mask},
         {"params": [*model.generators.parameters(), *model.z_encoder.parameters()], "lr": config.lr},
     ], betas=betas)
-    if payload is not None:
-        model.load_state_dict(payload["model"])
-        optimise_d.load_state_dict(payload["optimizer_d"])
-        optimise_g.load_state_dict(payload["optimizer_g"])
+    restore_modules(payload, {"model": model, "optimizer_d": optimise_d, "optimizer_g": optimise_g})
     run.restore(payload)
 
     def step(_: int) -> dict[str, float]:
@@ -232,8 +216,9 @@ def train(request: TrainRequest) -> Path:
         return {"model": model.state_dict(), "optimizer_d": optimise_d.state_dict(),
                 "optimizer_g": optimise_g.state_dict()}
 
-    return run_training(run, out=Path(request.out), total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None) -> ReDOSegmenter:

@@ -46,7 +46,6 @@ from baselines.encoder_fitting import (
     encoder_model_config,
     make_encoder_optimizer,
     parent_codes,
-    prepared_meta,
     train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
@@ -60,16 +59,10 @@ from baselines.gan_blocks import (
     to_signed,
     to_unit,
 )
-from baselines.gan_training import (
-    Deadline,
-    load_checkpoint,
-    resolve_device,
-    seed_everything,
-)
 from baselines.object_tensors import resize_images
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import load_checkpoint, pick_device, seed_everything
 
 NAME = "stackgan"
 
@@ -338,13 +331,7 @@ class _Run(TwoPhaseRunState):
 def train(request: TrainRequest, config: StackGANConfig | None = None) -> Path:
     """Train StackGANv2, then fit OneGAN's encoders to its z-cells; returns the checkpoint path."""
     config = config or StackGANConfig.preset(request.preset)
-    deadline = Deadline(request.max_minutes)
-    prepared = load_prepared(request.data)
-    meta = prepared_meta(prepared)
-    device = resolve_device(request.device)
-    run = _Run(config, meta, device, request.seed)
-    return train_gan_then_encoders(request, method=NAME, config=config, run=run, meta=meta, prepared=prepared,
-                                   schedule_keys=SCHEDULE_KEYS, deadline=deadline)
+    return train_gan_then_encoders(request, method=NAME, config=config, make_run=_Run, schedule_keys=SCHEDULE_KEYS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -411,7 +398,7 @@ class StackGANMethod(Method):
 
 
 def load(checkpoint: Path, device: str | None = None) -> StackGANMethod:
-    dev = resolve_device(device)
+    dev = pick_device(device)
     state = load_checkpoint(checkpoint, NAME, map_location=dev)
     config = StackGANConfig.from_dict(state["config"])
     meta = state["meta"]

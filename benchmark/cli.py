@@ -9,7 +9,15 @@ import importlib
 import sys
 from types import ModuleType
 
-from core.errors import UserError
+from core.errors import TrainingInterrupted, UserError, exit_status
+
+# What a KeyboardInterrupt outside a training step (or a second Ctrl-C) leaves, by command.
+_AFTER_INTERRUPT = {
+    "train": "checkpoints already written are kept (work since the last one is lost); "
+             "rerun with --resume to continue",
+    "run": "recorded cells and checkpoints are kept; rerun the same command to continue",
+    "*": "files already written are complete (atomic writes); rerun the same command",
+}
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prep": ("data_prep.cli", "prepare a dataset (CUB, Dogs, Cars or the synthetic default)"),
@@ -63,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         except UserError as err:
             print(f"bench {argv[0]}: error: {err}", file=sys.stderr)
             return 2
+        except TrainingInterrupted as err:  # a signal, after training saved its checkpoint
+            print(f"bench {argv[0]}: {err}", file=sys.stderr)
+            return exit_status(err)
         except KeyboardInterrupt:
-            print(f"bench {argv[0]}: interrupted; completed work is kept, rerun to resume", file=sys.stderr)
+            print(f"bench {argv[0]}: interrupted; {_AFTER_INTERRUPT.get(argv[0], _AFTER_INTERRUPT['*'])}",
+                  file=sys.stderr)
             return 130
     parser.parse_args(argv)
     return 2

@@ -3,7 +3,8 @@
     bench train-evaluator --data PREPARED --arch {inception_v3,small} [--init FILE] [--epochs N]
                           [--out FILE] [--seed 0]
 
-Same keywords as ``benchmark.features.train_evaluator``. Rerunning resumes an unfinished checkpoint.
+Same keywords as ``benchmark.evaluator_training.train_evaluator``. Rerunning resumes an unfinished
+checkpoint (``--restart`` replaces it); SIGTERM or Ctrl-C keeps the last finished epoch's checkpoint.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.features.evaluator import ARCHS, EVALUATOR_PRESETS, evaluator_summary, train_evaluator
+from benchmark.evaluator_training import EVALUATOR_PRESETS, train_evaluator
+from benchmark.features.evaluator import ARCHS, evaluator_summary
 from core.locking import path_lock
 from data_prep.prepared import load_prepared
 
@@ -35,13 +37,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint path (default: runs/evaluators/<dataset>-<fingerprint>-<arch>-seed<seed>.pt)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-out split and the training")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    parser.add_argument("--restart", action="store_true", help="delete the checkpoint at OUT and train anew")
 
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or default_out(args.data, args.arch, args.seed)
     with path_lock(out, "training the evaluator classifier"):
         path = train_evaluator(args.data, args.arch, out, init=args.init, epochs=args.epochs, seed=args.seed,
-                               lr=args.lr, batch_size=args.batch_size, device=args.device)
+                               lr=args.lr, batch_size=args.batch_size, device=args.device, restart=args.restart)
     summary = evaluator_summary(path)
     print(f"{path}: {summary['config']['arch']} evaluator, {summary['epoch']} epochs, held-out accuracy "
           f"{summary['heldout_accuracy']:.4f} on {summary['heldout_count']} images")

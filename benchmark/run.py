@@ -87,7 +87,7 @@ def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
         if not given.exists():
             raise UserError(f"evaluator checkpoint not found: {given} (train one with `bench train-evaluator`)")
         return given
-    from benchmark.features.evaluator import train_evaluator
+    from benchmark.evaluator_training import train_evaluator
 
     path = ctx.work / "evaluators" / f"{ctx.prepared.fingerprint}-{ctx.preset.evaluator_arch}.pt"
     with path_lock(path, "training the evaluator classifier"):
@@ -270,7 +270,9 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     checkpoints = dict(checkpoints or {})
     _check_checkpoints(checkpoints, names, tasks)
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from core.device import pick_device
+
+    device = str(pick_device(device))
     scoring = protocols.get(protocol)
     skipped = [t for t in tasks if t in ALL_TASKS and not scoring.defines(t)]
     if skipped:

@@ -4,7 +4,7 @@
 record the cell as if it had run its whole budget. Every trainer of the suite already keeps its
 counters in the checkpoint; this reads them (as data only) for the three checkpoint layouts:
 OneGAN (``iteration`` of ``config.schedule.iterations``), the two-phase GAN baselines (GAN then
-encoder iterations) and the single-loop baselines of ``baselines/training_run.py`` (``step``,
+encoder iterations) and the single-loop baselines of ``core/training_run.py`` (``step``,
 ``complete``).
 """
 

@@ -63,10 +63,13 @@ class TrainRequest:
     out: Path
     preset: str = "tiny"
     seed: int = 0
-    resume: bool = True
+    resume: bool = True             # continue a run found in ``out`` (False: refuse one, see ``restart``)
+    restart: bool = False           # delete a run found in ``out`` and start over
     device: str | None = None
     max_minutes: float | None = None
     iterations: int | None = None   # override the preset's iteration count (phase boundaries scale with it)
     ablation: str | None = None     # OneGAN only: a named ablation row of Tables 1-3
     batch_size: int | None = None   # OneGAN only: override the preset's global batch (split over torchrun's processes)
     precision: str | None = None    # OneGAN only: "fp32" (default) or "bf16" autocast
+    checkpoint_every: int | None = None       # OneGAN only: save every N iterations (None: the preset's)
+    checkpoint_minutes: float | None = None   # save every M minutes (None: the scaffold's default; 0: never)

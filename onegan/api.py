@@ -8,16 +8,17 @@ come from ``core.contract.TrainRequest``.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import torch
 
 from core.contract import TrainRequest
+from core.device import pick_device
+from core.training_run import CHECKPOINT_NAME, claim_run_dir, requested_checkpoint_minutes
 from data_prep.prepared import load_prepared
 from onegan.config import OneGANConfig
-from onegan.distributed import init_from_environment, shutdown
-from onegan.inference import OneGAN, default_device
+from onegan.distributed import barrier, init_from_environment, shutdown
+from onegan.inference import OneGAN
 
 NAME = "onegan"
 
@@ -27,22 +28,11 @@ def build_config(request: TrainRequest, num_classes: int, num_parents: int) -> O
     iterations = getattr(request, "iterations", None)
     if iterations is not None:
         config = config.with_iterations(int(iterations))
-    train = {key: value for key in ("batch_size", "precision")
+    train = {key: value for key in ("batch_size", "precision", "checkpoint_every")
              if (value := getattr(request, key, None)) is not None}
     if train:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
     return config.with_ablation(getattr(request, "ablation", None))
-
-
-def training_device(request: TrainRequest) -> torch.device:
-    """The device a training request runs on: ``request.device`` (a bare ``cuda`` becomes this
-    process's GPU, ``LOCAL_RANK`` under torchrun: ``torch.cuda.set_device`` needs an index), else
-    this process's GPU when there is one, else the CPU."""
-    local_gpu = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    if request.device:
-        device = torch.device(request.device)
-        return local_gpu if device.type == "cuda" and device.index is None else device
-    return local_gpu if torch.cuda.is_available() else torch.device("cpu")
 
 
 def train(request: TrainRequest, progress: bool = True) -> Path:
@@ -52,14 +42,21 @@ def train(request: TrainRequest, progress: bool = True) -> Path:
 
     prepared = load_prepared(request.data)
     config = build_config(request, prepared.num_classes, prepared.num_parents)
-    device = training_device(request)
+    device = pick_device(request.device, local_rank=True)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     group = init_from_environment(device)
     try:
-        trainer = Trainer(config, prepared, Path(request.out), seed=request.seed, device=device, group=group,
-                          max_minutes=request.max_minutes, progress=progress)
-        if request.resume:
+        out = Path(request.out)
+        restart = getattr(request, "restart", False)
+        resuming = group.is_main and claim_run_dir(out, resume=request.resume, restart=restart)
+        barrier(group)  # rank 0 has decided (and, on --restart, cleared the directory)
+        if not group.is_main:
+            resuming = not restart and (out / CHECKPOINT_NAME).is_file()
+        trainer = Trainer(config, prepared, out, seed=request.seed, device=device, group=group,
+                          max_minutes=request.max_minutes, progress=progress,
+                          checkpoint_minutes=requested_checkpoint_minutes(request))
+        if resuming:
             trainer.resume()
         return trainer.run()
     finally:
@@ -68,4 +65,4 @@ def train(request: TrainRequest, progress: bool = True) -> Path:
 
 def load(checkpoint: Path, device: str | None = None) -> OneGAN:
     """A trained OneGAN from a checkpoint file (or a run directory holding ``checkpoint.pt``)."""
-    return OneGAN.from_checkpoint(checkpoint, device or default_device())
+    return OneGAN.from_checkpoint(checkpoint, device or pick_device())

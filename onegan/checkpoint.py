@@ -2,8 +2,9 @@
 
 A checkpoint holds the config, the next iteration to run (the schedule position and, since batches
 are a pure function of the iteration, the data stream's position), the networks, every discriminator
-pair, every optimiser, and the RNG states (Python, NumPy, torch CPU and CUDA). It is written with
-``core.atomic.atomic_path``: a run killed at any moment leaves the previous checkpoint intact.
+pair, every optimiser, and the RNG states (Python, NumPy, torch CPU and CUDA). It is written by
+``core.training_run.save_checkpoint`` (an atomic rename): a run killed at any moment leaves the
+previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.atomic import atomic_path
+from core import training_run
 from core.checkpoint_file import load_method_checkpoint
 from core.errors import UserError
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = training_run.CHECKPOINT_NAME
 FORMAT_VERSION = 1
 
 
@@ -49,10 +50,7 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (plus format version and RNG states) atomically to ``path``."""
-    state = {**state, "format_version": FORMAT_VERSION, "rng": rng_states()}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return path
+    return training_run.save_checkpoint(path, {**state, "format_version": FORMAT_VERSION, "rng": rng_states()})
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -119,6 +119,16 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter], group: ProcessGr
     return flag is not None and bool(flag.item() > 0)
 
 
+def agree_max(values: list[int], group: ProcessGroup, device: torch.device) -> list[int]:
+    """The element-wise maximum of ``values`` over processes (one small collective): the decisions
+    one process would take from its own clock or signals (save now, stop now) taken by all together."""
+    if not group.distributed:
+        return values
+    flags = torch.tensor(values, dtype=torch.int64, device=device)
+    dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    return [int(v) for v in flags.tolist()]
+
+
 def barrier(group: ProcessGroup) -> None:
     if group.distributed:
         dist.barrier()

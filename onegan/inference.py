@@ -15,14 +15,16 @@ import torch
 import torch.nn.functional as F
 
 from core.contract import Clusters, Method
+from core.device import pick_device
 from onegan.checkpoint import load_checkpoint
 from onegan.config import OneGANConfig
 from onegan.mixup import inference_mixup_weights
 from onegan.model import OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
 
 
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def default_device() -> torch.device:
+    """``core.device.pick_device()`` (kept under this name for importers)."""
+    return pick_device()
 
 
 class OneGAN(Method):

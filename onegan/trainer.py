@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -22,14 +23,22 @@ from torch import nn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from core.atomic import append_jsonl, atomic_path, read_jsonl, write_json_atomic
+from core.atomic import atomic_path, write_json_atomic
 from core.errors import UserError
 from core.provenance import compute_environment
+from core.training_run import DEFAULT_CHECKPOINT_MINUTES, CheckpointPolicy, Deadline, LossLog, run_loop
 from data_prep.prepared import Prepared
 from onegan import losses
 from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint
 from onegan.config import OneGANConfig
-from onegan.distributed import ProcessGroup, average_gradients, barrier, broadcast_parameters, local_batch_size
+from onegan.distributed import (
+    ProcessGroup,
+    agree_max,
+    average_gradients,
+    barrier,
+    broadcast_parameters,
+    local_batch_size,
+)
 from onegan.draws import GlobalBatchDraws, iteration_seed
 from onegan.mixup import inference_mixup_weights
 from onegan.model import Generated, OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
@@ -56,20 +65,43 @@ def _set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
+# Fields that say how often to log, sample and save, not what is trained: a run resumes with others.
+_BOOKKEEPING = ("log_every", "sample_every", "checkpoint_every")
+
+
+def _keep_phase_boundaries(requested: OneGANConfig, stored: OneGANConfig) -> OneGANConfig:
+    """``requested`` with ``stored``'s phase boundaries: what a resumed run trains with."""
+    return dataclasses.replace(requested, schedule=dataclasses.replace(
+        requested.schedule, fake_recon_start=stored.schedule.fake_recon_start,
+        real_recon_start=stored.schedule.real_recon_start))
+
+
+def _run_defining(config: OneGANConfig, reference: OneGANConfig) -> OneGANConfig:
+    """``config`` with the bookkeeping cadences and the iteration count of ``reference``: two runs whose
+    results are equal up to where they stop compare equal."""
+    train = dataclasses.replace(config.train, **{k: getattr(reference.train, k) for k in _BOOKKEEPING})
+    schedule = dataclasses.replace(config.schedule, iterations=reference.schedule.iterations)
+    return dataclasses.replace(config, train=train, schedule=schedule)
+
+
 class Trainer:
     """Owns the networks, optimisers and bookkeeping of one run directory."""
 
     def __init__(self, config: OneGANConfig, prepared: Prepared, out: Path, seed: int = 0,
                  device: torch.device | str = "cpu", group: ProcessGroup | None = None,
-                 max_minutes: float | None = None, progress: bool = True, fast: bool = True) -> None:
+                 max_minutes: float | None = None, progress: bool = True, fast: bool = True,
+                 checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES) -> None:
         """``fast``: channels_last convolutions and fused Adam, the model ``fast=False`` (the plain
-        reference path: NCHW, Adam's per-tensor loop) trains, up to float rounding."""
+        reference path: NCHW, Adam's per-tensor loop) trains, up to float rounding. A checkpoint is
+        written every ``config.train.checkpoint_every`` iterations and every ``checkpoint_minutes``
+        minutes (None: by iterations only), at the end, at ``max_minutes`` and on a signal."""
         from onegan.data import TrainingStreams  # local: keeps `import onegan.trainer` light
 
         self.config, self.prepared, self.out, self.seed = config, prepared, Path(out), seed
         self.device = torch.device(device)
         self.group = group or ProcessGroup()
         self.max_minutes, self.progress = max_minutes, progress
+        self.checkpoint_minutes = checkpoint_minutes
         self.schedule = PhaseSchedule(config.schedule)
         self.local_batch = local_batch_size(config.train.batch_size, self.group)
         torch.manual_seed(seed)
@@ -118,22 +150,32 @@ class Trainer:
         barrier(self.group)
         return self.checkpoint_path
 
-    def resume(self, extend: bool = False) -> bool:
-        """Load ``out/checkpoint.pt`` if present; True when resumed. ``extend``: also accept a checkpoint
-        whose config differs only in its total iterations (a longer run of the same schedule, as
-        ``bench curve`` asks for when given a larger budget)."""
+    def resume(self, extend: bool = True) -> bool:
+        """Load ``out/checkpoint.pt`` if present; True when resumed.
+
+        The checkpoint must hold the same run: configuration (bookkeeping cadences aside), data and
+        seed. Its iteration count may differ: a resumed run keeps the phase boundaries it was trained
+        with and ``config.schedule.iterations`` only says where it stops, so raising it extends a
+        (finished) run exactly as a run trained to that length with those boundaries would have gone.
+        A fresh run of the new length scales its boundaries with its length (``with_iterations``), so
+        the extended run equals a fresh run of that length only where the boundaries do not matter or
+        coincide (the "no-multi-phase" and "phase1-only" ablations, or a resume at the same length);
+        otherwise this prints one line saying where they stay. (``extend`` is kept for callers;
+        extension is always allowed.)"""
         if not self.checkpoint_path.is_file():
             return False
         state = load_checkpoint(self.checkpoint_path, map_location=self.device)
         stored = OneGANConfig.from_dict(state["config"])
-        if extend:
-            stored = dataclasses.replace(stored, schedule=dataclasses.replace(
-                stored.schedule, iterations=self.config.schedule.iterations))
-        if stored != self.config:
+        done = int(state["iteration"])
+        adopted = _keep_phase_boundaries(self.config, stored)
+        if _run_defining(stored, adopted) != _run_defining(adopted, adopted):
             raise ConfigMismatchError(
                 f"{self.checkpoint_path} was trained with a different configuration (preset "
-                f"{stored.preset_name}, ablation {stored.ablation}, {stored.schedule.iterations} iterations); "
-                "resume with the same options or choose another --out")
+                f"{stored.preset_name}, ablation {stored.ablation}); "
+                "resume with the same options, --restart to start over, or choose another --out")
+        if done > adopted.schedule.iterations:
+            raise ConfigMismatchError(f"{self.checkpoint_path} is at iteration {done}, past --iterations "
+                                      f"{adopted.schedule.iterations}; give at least {done} or use another --out")
         if state["data"]["fingerprint"] != self.prepared.fingerprint:
             raise ConfigMismatchError(f"{self.checkpoint_path} was trained on other data "
                                       f"(fingerprint {state['data']['fingerprint']}, now {self.prepared.fingerprint})")
@@ -141,26 +183,26 @@ class Trainer:
         if state["seed"] != self.seed:
             raise ConfigMismatchError(f"{self.checkpoint_path} was trained with seed {state['seed']}; "
                                       "resume with the same")
+        kept, fresh = PhaseSchedule(adopted.schedule), PhaseSchedule(self.config.schedule)
+        moved = (kept.fake_start, kept.real_start) != (fresh.fake_start, fresh.real_start)
+        if moved and self.group.is_main:
+            s, want = adopted.schedule, self.config.schedule
+            print(f"onegan: {self.checkpoint_path} continues to {s.iterations} iterations with its phase "
+                  f"boundaries (fake reconstruction from {s.fake_recon_start}, real from {s.real_recon_start}); "
+                  f"a fresh {s.iterations}-iteration run would start them at {want.fake_recon_start} and "
+                  f"{want.real_recon_start}", file=sys.stderr, flush=True)
+        self.config, self.schedule = adopted, PhaseSchedule(adopted.schedule)
         self.model.load_state_dict(state["model"])
         self.discriminators.load_state_dict(state["discriminators"])
         self.model_optimizer.load_state_dict(state["model_optimizer"])
         for path, optimizer in self.discriminator_optimizers.items():
             optimizer.load_state_dict(state["discriminator_optimizers"][path])
         restore_rng_states(state["rng"])
-        self.iteration = int(state["iteration"])
-        self._truncate_log()
+        self.iteration = done
+        if self.group.is_main:
+            # Log lines past the checkpoint (written after it, before the run was killed) are logged again.
+            LossLog(self.out / LOSS_LOG).truncate(lambda r: r.get("iteration", 0) <= self.iteration)
         return True
-
-    def _truncate_log(self) -> None:
-        """Drop log lines past the checkpoint (written after it, before the run was killed)."""
-        log = self.out / LOSS_LOG
-        if not self.group.is_main or not log.exists():
-            return
-        import json
-
-        kept = [r for r in read_jsonl(log) if r.get("iteration", 0) < self.iteration]
-        with atomic_path(log) as tmp:
-            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
     # ---- one iteration -------------------------------------------------------------------------------
 
@@ -406,40 +448,45 @@ class Trainer:
     # ---- the loop ------------------------------------------------------------------------------------
 
     def run(self, until: int | None = None) -> Path:
-        """Train until the schedule's last iteration (or iteration ``until``, or ``max_minutes``);
-        returns the checkpoint path. ``until`` serves snapshots of one long run (``bench curve``)."""
+        """Train until the schedule's last iteration (or iteration ``until``, or ``max_minutes``, or a
+        signal: see ``core.training_run``); returns the checkpoint path, which exists on return (a
+        run of 0 iterations saves its initial state). ``until`` serves snapshots of one long run
+        (``bench curve``)."""
         cfg = self.config
         total = cfg.schedule.iterations if until is None else min(until, cfg.schedule.iterations)
         if self.group.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.out / "config.json", cfg.to_dict())
         if self.iteration >= total:
+            if not self.checkpoint_path.exists():
+                self.save()
             return self.checkpoint_path
         start_time = time.monotonic()
-        bar = tqdm(total=total, initial=self.iteration, desc=f"onegan {cfg.preset_name}", dynamic_ncols=True,
-                   disable=not (self.progress and self.group.is_main))
-        try:
-            while self.iteration < total:
-                losses_now = self.step()
-                bar.update(1)
-                t = self.iteration  # iterations completed
-                if t % cfg.train.log_every == 0 or t == total:
-                    values = {k: float(v) for k, v in losses_now.items()}
-                    self._log(values, time.monotonic() - start_time)
-                    bar.set_postfix({k: f"{values[k]:.3f}" for k in ("gen/L_D", "gen/L_G", "real/L_REC", "fake/L_REC")
-                                     if k in values}, refresh=False)
-                if t % cfg.train.sample_every == 0 or t == total:
-                    self.write_samples()
-                out_of_time = self.max_minutes is not None and time.monotonic() - start_time > 60 * self.max_minutes
-                if t % cfg.train.checkpoint_every == 0 or t == total or out_of_time:
-                    self.save()
-                if out_of_time:
-                    if self.group.is_main:
-                        tqdm.write(f"onegan: --max-minutes {self.max_minutes} reached at iteration {t}/{total}; "
-                                   f"checkpoint saved, rerun with --resume to continue")
-                    break
-        finally:
-            bar.close()
+
+        def after_step(t: int, losses_now: dict[str, torch.Tensor]) -> dict[str, str] | None:
+            postfix = None
+            if t % cfg.train.log_every == 0 or t == total:
+                values = {k: float(v) for k, v in losses_now.items()}
+                self._log(values, time.monotonic() - start_time)
+                postfix = {k: f"{values[k]:.3f}" for k in ("gen/L_D", "gen/L_G", "real/L_REC", "fake/L_REC")
+                           if k in values}
+            if t % cfg.train.sample_every == 0 or t == total:
+                self.write_samples()
+            return postfix
+
+        agree = None
+        if self.group.distributed:
+            def agree(flags: list[int]) -> list[int]:
+                return agree_max(flags, self.group, self.device)
+        result = run_loop(what=f"onegan {cfg.preset_name}", start=self.iteration, total=total,
+                          step=lambda _i: self.step(), save=lambda _done: self.save(),
+                          checkpoint_path=self.checkpoint_path,
+                          policy=CheckpointPolicy(cfg.train.checkpoint_every, self.checkpoint_minutes),
+                          deadline=Deadline(self.max_minutes, start_time), after_step=after_step,
+                          progress=self.progress and self.group.is_main, agree=agree, announce=self.group.is_main)
+        if result.stopped_early and self.group.is_main:
+            tqdm.write(f"onegan: --max-minutes {self.max_minutes} reached at iteration {result.completed}/{total}; "
+                       f"checkpoint saved, rerun with --resume to continue")
         return self.checkpoint_path
 
     def _log(self, values: dict[str, float], elapsed: float) -> None:
@@ -448,4 +495,4 @@ class Trainer:
         record = {"iteration": self.iteration, "phase": self.schedule.phase(self.iteration - 1),
                   "paths": list(self.schedule.active_paths(self.iteration - 1)), "seconds": round(elapsed, 2),
                   **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
-        append_jsonl(self.out / LOSS_LOG, record)
+        LossLog(self.out / LOSS_LOG).append(record)

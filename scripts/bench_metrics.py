@@ -33,6 +33,7 @@ from benchmark.features.inception import save_random_inception_weights  # noqa: 
 from benchmark.generation_scores import generation_scores  # noqa: E402
 from benchmark.metrics import features_to_statistics, fid  # noqa: E402
 from core.atomic import write_text_atomic  # noqa: E402
+from core.device import pick_device  # noqa: E402
 from core.provenance import git_commit, package_versions  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
 from data_prep.prepared import load_prepared  # noqa: E402
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=64, help="images per extraction benchmark")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=str(pick_device()))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
     parser.add_argument("--out", type=Path, default=Path("results/studies/throughput/bench_metrics.txt"))
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from core.atomic import write_text_atomic
+from core.device import pick_device
 from core.provenance import git_commit
 from data_prep.prepared import load_prepared
 from data_prep.synthetic import write_synthetic
@@ -94,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presets", nargs="+", default=["tiny", "paper"])
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=str(pick_device()))
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("results/studies/speed/bench_onegan_speed.txt"))
     parser.add_argument("--breakdown", action="store_true", help="FLOP shares per sub-network instead of timing")

@@ -75,7 +75,7 @@ def main() -> None:
         module = importlib.import_module(MODULES[name])
         start = time.monotonic()
         checkpoint = module.train(TrainRequest(data=args.data, out=args.runs / name, preset=args.preset,
-                                               seed=args.seed, resume=False))
+                                               seed=args.seed, resume=False, restart=True))
         train_s = time.monotonic() - start
         method = module.load(checkpoint)
         report["methods"][name] = {"train_seconds": round(train_s, 1), **score(method, images, gt, labels)}

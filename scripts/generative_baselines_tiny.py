@@ -72,7 +72,7 @@ def main() -> None:
         out = args.work / module.NAME
         wall, cpu = time.monotonic(), time.process_time()
         checkpoint = module.train(TrainRequest(data=args.data, out=out, preset="tiny", seed=args.seed,
-                                               resume=False, device="cpu"))
+                                               resume=False, restart=True, device="cpu"))
         timing = {"train_wall_s": round(time.monotonic() - wall, 1),
                   "train_cpu_s": round(time.process_time() - cpu, 1)}
         method = module.load(checkpoint, device="cpu")

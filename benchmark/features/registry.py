@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import torch
 
+from core.device import pick_device
+
 
 class Extractor:
     """Base class. Subclasses implement ``features_and_probs`` (one forward pass for both)."""
@@ -76,4 +78,5 @@ def get_extractor(name: str, **options: object) -> Extractor:
 
 
 def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``core.device.pick_device()`` (kept under this name for importers)."""
+    return pick_device()

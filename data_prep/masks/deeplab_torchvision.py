@@ -16,6 +16,7 @@ from torchvision.models.segmentation import deeplabv3_resnet101
 from tqdm import tqdm
 
 from core.checkpoint_file import UnsafeCheckpointError, load_data_only
+from core.device import pick_device
 from core.errors import UserError
 from data_prep.masks.pseudo import MaskJob, batches, finish_job, load_normalised
 
@@ -43,7 +44,7 @@ def load_deeplab(weights: Path, device: str = "cpu") -> torch.nn.Module:
 def run_jobs(jobs: list[MaskJob], weights: Path, device: str | None = None, batch_size: int = 8,
              progress: bool = True) -> None:
     """Predict and write the mask of every job."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(device)
     model = load_deeplab(weights, device)
     with torch.inference_mode():
         for batch in tqdm(list(batches(jobs, batch_size)), desc="deeplabv3 masks", unit="batch",

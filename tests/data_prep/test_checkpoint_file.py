@@ -41,9 +41,9 @@ def malicious(request, tmp_path):
 def _loaders():
     """Every function of the suite that opens a checkpoint or weights file, by a readable name."""
     from baselines.gan_training import load_checkpoint as gan_load
-    from baselines.training_run import read_checkpoint
     from benchmark.features.evaluator import load_evaluator
     from benchmark.features.inception import InceptionExtractor
+    from core.training_run import read_checkpoint
     from data_prep.masks.deeplab_torchvision import load_deeplab
     from onegan.checkpoint import load_checkpoint as onegan_load
 

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark import evaluator_training as evaluator_module
 from benchmark.cli import main as bench_main
-from benchmark.features import evaluator as evaluator_module
-from benchmark.features import evaluator_summary, extract, get_extractor, load_evaluator, train_evaluator
-from benchmark.features.evaluator import EvaluatorNet, InvalidCheckpointError, heldout_split
+from benchmark.evaluator_training import heldout_split, train_evaluator
+from benchmark.features import evaluator_summary, extract, get_extractor, load_evaluator
+from benchmark.features.evaluator import EvaluatorNet, InvalidCheckpointError
 from data_prep.datasets import ObjectImages
 
 
@@ -158,7 +159,7 @@ def test_init_weights_errors(tiny_prepared, tmp_path):
 def test_imagenet_init_loads_a_torchvision_state_dict(tmp_path):
     from torchvision.models import inception_v3
 
-    from benchmark.features.evaluator import load_imagenet_init
+    from benchmark.evaluator_training import load_imagenet_init
 
     torch.manual_seed(1)
     imagenet = inception_v3(weights=None, aux_logits=True, init_weights=True)  # the layout of the real file

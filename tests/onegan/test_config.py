@@ -85,17 +85,14 @@ def test_batch_size_and_precision_options(tmp_path):
     assert OneGANConfig.from_dict(legacy).train.precision == "fp32"
 
 
-def test_training_device_gives_a_bare_cuda_an_index(tmp_path, monkeypatch):
+def test_the_device_picker_gives_a_bare_cuda_an_index_for_training(monkeypatch):
     # torch.cuda.set_device("cuda") raises: the bare name must become cuda:LOCAL_RANK (found on a GPU box).
-    from core.contract import TrainRequest
-    from onegan.api import training_device
-
-    def request(device):
-        return TrainRequest(data=tmp_path, out=tmp_path, device=device)
+    from core.device import pick_device
 
     monkeypatch.delenv("LOCAL_RANK", raising=False)
-    assert training_device(request("cuda")) == torch.device("cuda", 0)
+    assert pick_device("cuda", local_rank=True) == torch.device("cuda", 0)
     monkeypatch.setenv("LOCAL_RANK", "3")
-    assert training_device(request("cuda")) == torch.device("cuda", 3)
-    assert training_device(request("cuda:1")) == torch.device("cuda", 1)
-    assert training_device(request("cpu")) == torch.device("cpu")
+    assert pick_device("cuda", local_rank=True) == torch.device("cuda", 3)
+    assert pick_device("cuda:1", local_rank=True) == torch.device("cuda", 1)
+    assert pick_device("cpu", local_rank=True) == torch.device("cpu")
+    assert pick_device("cuda") == torch.device("cuda")  # loading and scoring keep the name as given
