@@ -48,6 +48,8 @@ METHODS: dict[str, MethodEntry] = {e.name: e for e in (
     MethodEntry("iic", "baselines.iic", "IIC-cluster", "baselines.iic:IICClusterer"),
     MethodEntry("iic-seg", "baselines.iic_seg", "IIC-seg", "baselines.iic_seg:IICSegmenter"),
     MethodEntry("redo", "baselines.redo", "ReDO", "baselines.redo:ReDOSegmenter"),
+    MethodEntry("wnet", "baselines.wnet", "WNet", "baselines.wnet:WNetSegmenter"),
+    MethodEntry("uisb", "baselines.uisb", "UISB", "baselines.uisb:UISBSegmenter"),
     MethodEntry("kmeans-colour", "baselines.classical", "k-means (colours)", "baselines.classical:ColourKMeans"),
     MethodEntry("kmeans-features", "baselines.classical", "k-means (label-trained evaluator features)",
                 "baselines.classical:FeatureKMeans", uses_labels=True),
