@@ -34,6 +34,12 @@ IS_MIN_IMAGES = 100
 ONE_SPLIT_MARK = "¹"
 ONE_SPLIT_NOTE = (f"¹ IS on one split: fewer than {IS_MIN_IMAGES} images were scored (recorded as is_1split; "
                   f"not comparable with the {IS_SPLITS}-split IS)")
+# The paper's § (Table 2): an oracle picks, per image, the best label of a multi-label segmentation
+# against the ground truth. Its metrics stand in the IOU/DICE columns on a row of their own, never
+# ranked against a method's own masks (benchmark.metrics.oracle).
+ORACLE_MARK = "§"
+ORACLE_NOTE = ("§ oracle upper bound (the paper's §): per image, the one label (or its complement) with the "
+               "highest IOU against the ground truth; not ranked")
 
 
 class UnknownMetricError(UserError):
@@ -118,6 +124,10 @@ _DECLARATIONS = (
     Metric("dice_pooled", _SEG, "DICE (pooled)", True, "benchmark.metrics.segmentation, pooled over images"),
     Metric("iou_swap_invariant", _SEG, "IOU (fg/bg swap-invariant)", True,
            "benchmark.metrics.segmentation, max of the mask and its complement"),
+    Metric("iou_oracle", _SEG, "IOU§", True, "benchmark.metrics.oracle on Method.segment_labels, per-image mean",
+           ("2",), Tolerance("abs", 5.0), column="iou", mark=ORACLE_MARK),
+    Metric("dice_oracle", _SEG, "DICE§", True, "benchmark.metrics.oracle on Method.segment_labels, per-image mean",
+           ("2",), Tolerance("abs", 5.0), column="dice", mark=ORACLE_MARK),
     # Table 2: clustering (fractions) under the run's protocol.
     Metric("acc", _CLU, "ACC", True, "Protocol.score_clusters (onegan2020: one-to-one Hungarian)", ("2",),
            _ABS, fraction=True, reported_as=("ACC",)),

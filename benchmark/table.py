@@ -123,13 +123,16 @@ def aggregate(records: list[dict]) -> Stats:
 
 
 def _measured_row(label: str, stats: dict, datasets: list[str], metrics: tuple[str, ...], method: str,
-                  variant: str, source: str = "measured") -> Row | None:
+                  variant: str, source: str = "measured", oracle: bool = False) -> Row | None:
     """A row's cells; a column without its own metric shows a declared stand-in (``is_1split`` in the
-    IS column) with the stand-in's mark."""
+    IS column) with the stand-in's mark. The § oracle's metrics fill only the row asked for with
+    ``oracle`` (a row of their own: an upper bound, not the method's own masks)."""
     row = Row(label, source)
     for d in datasets:
         for m in metrics:
             for metric in (metric_registry.get(m), *metric_registry.stand_ins(m)):
+                if (metric.mark == metric_registry.ORACLE_MARK) != oracle:
+                    continue
                 key = (d, method, variant, metric.name)
                 if key in stats:
                     mean, std, _ = stats[key]
@@ -217,6 +220,9 @@ def _protocol_tables(stats: dict, tables: list[str], reported: str, tag: str, la
                 source = "reference" if method in METHODS and METHODS[method].uses_labels else "measured"
                 row = _measured_row(title_of(method), stats, datasets, metrics, method, "", source)
                 rows += [row] if row else []
+                oracle_row = _measured_row(title_of(method) + metric_registry.ORACLE_MARK, stats, datasets,
+                                           metrics, method, "", source, oracle=True)
+                rows += [oracle_row] if oracle_row else []
             blocks.append(("measured", rows))
             # The ablation rows trained at the ablation budget, beside the unablated OneGAN at that budget.
             ablations = [_measured_row(f"OneGAN {label}", stats, datasets, metrics, "onegan", v)
@@ -257,7 +263,7 @@ def _best(table: Table) -> dict[tuple[str, str], tuple[float, str]]:
         for m in table.metrics:
             cells = [row.cells[(d, m)] for _, rows in table.blocks for row in rows
                      if row.source != "reference" and (d, m) in row.cells and row.cells[(d, m)][0] is not None
-                     and row.cells[(d, m)][2] != "§"]
+                     and metric_registry.ORACLE_MARK not in row.cells[(d, m)][2]]
             for kind in sorted({_stand_in(c[2]) for c in cells})[:1]:  # "" (the column's own) sorts first
                 values = [c[0] for c in cells if _stand_in(c[2]) == kind]
                 best[(d, m)] = (max(values) if metric_registry.get(m).higher_is_better else min(values), kind)
@@ -285,7 +291,7 @@ def _cell_text(table: Table, row: Row, d: str, m: str, best: dict, latex: bool) 
         return _MARKS_LATEX["✗"] if latex else "✗"
     text = _format_value(m, value, std)
     is_best = (row.source != "reference" and value is not None and best.get((d, m)) == (value, _stand_in(mark))
-               and mark != "§")
+               and metric_registry.ORACLE_MARK not in mark)
     if is_best:
         text = rf"\textbf{{{text}}}" if latex else f"**{text}**"
     if mark:
@@ -326,7 +332,8 @@ def _marks(table: Table) -> set[str]:
 
 
 def _notes(table: Table) -> list[str]:
-    """The notes of the marks the table uses: cut short (‡), stand-ins (¹), scored on a subset (ˢ)."""
+    """The notes of the marks the table uses: cut short (‡), stand-ins (¹), scored on a subset (ˢ), the
+    measured § oracle."""
     marks = _marks(table)
     notes = ([CUT_SHORT_NOTE] if CUT_SHORT_MARK in marks else []) + \
         [note for mark, note in STAND_IN_NOTES.items() if mark in marks]
@@ -335,7 +342,9 @@ def _notes(table: Table) -> list[str]:
                            for (d, task), c in sorted(table.subsets.items()))
         notes.append(f"{SUBSET_MARK} scored on a subset of the task's images (the preset's max_eval_images): "
                      f"{counts} images")
-    return notes
+    measured_oracle = any(row.source == "measured" and metric_registry.ORACLE_MARK in cell[2]
+                          for _, rows in table.blocks for row in rows for cell in row.cells.values())
+    return notes + ([metric_registry.ORACLE_NOTE] if measured_oracle else [])
 
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "#": r"\#", "$": r"\$",

@@ -4,6 +4,9 @@ Conventions (the same as ``onegan.inference``):
 - images are float tensors (N, 3, H, W) in [0, 1], on the method's device or CPU;
 - ``segment`` returns soft foreground masks (N, 1, H, W) in [0, 1] at the input's resolution;
 - ``cluster`` returns ``Clusters(child, parent)``, int64 tensors (N,) (``parent`` may be None);
+- ``segment_labels`` (optional, capability ``SEGMENT_LABELS``) returns the method's own multi-label
+  segmentation (N, H, W) int64 at the input's resolution, label ids unordered (UISB, WNet's K classes,
+  IIC's heads); the benchmark scores it with the paper's § oracle beside the foreground mask of ``segment``;
 - ``generate(child, parent, z)`` returns images (N, 3, S, S) in [0, 1]; ``parent`` defaults to the
   fixed child->parent map, ``z`` to standard normal noise.
 A method declares what it can do in ``tasks``; calling anything else raises TaskNotSupported,
@@ -20,6 +23,8 @@ import torch
 
 Task = Literal["generate", "segment", "cluster"]
 TASKS: tuple[Task, ...] = ("generate", "segment", "cluster")
+# A capability beside the tasks (listed in ``Method.tasks`` too): unordered label maps for the § oracle.
+SEGMENT_LABELS = "segment_labels"
 
 
 class TaskNotSupported(NotImplementedError):
@@ -50,6 +55,9 @@ class Method:
 
     def cluster(self, images: torch.Tensor) -> Clusters:
         raise TaskNotSupported(f"{self.name} cannot cluster images")
+
+    def segment_labels(self, images: torch.Tensor) -> torch.Tensor:
+        raise TaskNotSupported(f"{self.name} gives no multi-label segmentation")
 
     def can(self, task: str) -> bool:
         return task in self.tasks
