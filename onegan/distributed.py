@@ -119,6 +119,84 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter], group: ProcessGr
     return flag is not None and bool(flag.item() > 0)
 
 
+class OverlappedGradientAverager:
+    """``average_gradients`` overlapped with the backward pass (``PerformanceConfig.overlap_gradient_reduction``).
+
+    The parameters are bucketed in reverse order (the backward pass fills the last layers first) and a
+    post-accumulate-grad hook counts each bucket's gradients as they land; a bucket whose gradients are
+    all in is all-reduced asynchronously at once, while autograd computes the rest. Buckets start in
+    index order only, so every process issues the same collectives in the same order. Buckets with a
+    parameter the step does not use (``grad`` None, the same on every process) go after the backward.
+    The values are those of ``average_gradients``: each element is the same sum over processes
+    divided by the world size, whatever bucket it travels in.
+    """
+
+    def __init__(self, parameters: Iterable[torch.nn.Parameter], group: ProcessGroup,
+                 bucket_bytes: int = BUCKET_BYTES) -> None:
+        self.group = group
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self.buckets = _buckets(list(reversed(self.parameters)), bucket_bytes)
+        self._bucket_of = {id(p): index for index, bucket in enumerate(self.buckets) for p in bucket}
+        self._armed = False
+        self._missing: list[int] = []
+        self._next = 0
+        self._launched: list[tuple[object, torch.Tensor, list[torch.Tensor]] | None] = []
+        self._hooks = [p.register_post_accumulate_grad_hook(self._landed) for p in self.parameters]
+
+    def _landed(self, parameter: torch.nn.Parameter) -> None:
+        if not self._armed:
+            return
+        self._missing[self._bucket_of[id(parameter)]] -= 1
+        while self._next < len(self.buckets) and self._missing[self._next] == 0:
+            self._launch()
+
+    def _launch(self) -> None:
+        grads = [p.grad for p in self.buckets[self._next] if p.grad is not None]
+        self._next += 1
+        if not grads:
+            self._launched.append(None)
+            return
+        flat = _flatten_dense_tensors(grads)
+        self._launched.append((dist.all_reduce(flat, op=dist.ReduceOp.SUM, async_op=True), flat, grads))
+
+    def backward(self, loss: torch.Tensor, nonfinite: torch.Tensor | None = None) -> bool:
+        """``loss.backward()`` with the gradients averaged over processes as they land; True when any
+        process flagged ``nonfinite`` (its own small collective, started before the backward)."""
+        if not self.group.distributed:
+            loss.backward()
+            return bool(nonfinite) if nonfinite is not None else False
+        flag_work = flag = None
+        if nonfinite is not None:
+            flag = nonfinite.detach().reshape(1).to(torch.float32, copy=True)
+            flag_work = dist.all_reduce(flag, op=dist.ReduceOp.SUM, async_op=True)
+        self._missing = [len(bucket) for bucket in self.buckets]
+        self._next, self._launched, self._armed = 0, [], True
+        try:
+            loss.backward()
+        finally:
+            self._armed = False
+        while self._next < len(self.buckets):
+            self._launch()
+        for launched in self._launched:
+            if launched is None:
+                continue
+            work, flat, grads = launched
+            work.wait()
+            flat.div_(self.group.world_size)
+            for tensor, synced in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
+                tensor.copy_(synced)
+        self._launched = []
+        if flag_work is None:
+            return False
+        flag_work.wait()
+        return bool(flag.item() > 0)
+
+    def remove(self) -> None:
+        """Unregister the hooks."""
+        for hook in self._hooks:
+            hook.remove()
+
+
 def barrier(group: ProcessGroup) -> None:
     if group.distributed:
         dist.barrier()
