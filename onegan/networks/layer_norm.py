@@ -72,7 +72,8 @@ class _LayerNormFunction(torch.autograd.Function):
             a = (sum_dy_x * gamma).sum(dim=1, keepdim=True)
             c2 = (mean * b - a) * rstd.pow(3) / count
             c3 = -c2 * mean - rstd * b / count
-            grad_x = torch.addcmul(torch.addcmul(c3, values, c2), grad, gamma * rstd).to(x.dtype)
+            # x's layout first, so that dx keeps it whatever the layout of the incoming gradient.
+            grad_x = torch.addcmul(c3, values, c2).addcmul_(grad, gamma * rstd).to(x.dtype)
         if ctx.needs_input_grad[1]:
             # Σ dy·x̂ = r·(S_dyx − μ·S_dy), summed over the batch.
             grad_weight = ((sum_dy_x - mean * sum_dy) * rstd).sum(dim=0).flatten().to(weight.dtype)
