@@ -333,7 +333,7 @@ class Trainer:
             named.update(g_named)
             model_nonfinite = self._nonfinite(g_named)
             self.model_optimizer.zero_grad(set_to_none=True)
-            if self._backward_and_average(("model",), model_total, self.model.parameters(),
+            if self._backward_and_average(("model", *fakes), model_total, self.model.parameters(),
                                           None if defer_finite_check else model_nonfinite):
                 raise self._diverged(g_named)
             self.model_optimizer.step()
