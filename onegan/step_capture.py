@@ -178,6 +178,9 @@ class CapturedStep:
 
     def step(self) -> dict[str, torch.Tensor]:
         trainer = self.trainer
+        if trainer.schedule.clones_discriminators_at(trainer.iteration):
+            # The clone gives the path optimisers new state tensors: no graph may keep the old ones.
+            self._reset(None)
         inputs = trainer.step_inputs(trainer.iteration)
         if inputs.paths != self.paths:
             self._reset(inputs.paths)
