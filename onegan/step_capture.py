@@ -53,6 +53,20 @@ def check_capturable(device: torch.device, group: ProcessGroup) -> None:
         raise UserError("cuda_graphs captures single-process training only; switch it off under torchrun")
 
 
+def set_capturable(optimizer: torch.optim.Optimizer, capturable: bool) -> None:
+    """Make ``optimizer`` (Adam) capturable by a CUDA graph or not, whatever the checkpoint it was
+    loaded from said (``load_state_dict`` restores the saved flag): a captured step needs it on and
+    its step counts on the parameters' device; a CPU run cannot have it on."""
+    for group in optimizer.param_groups:
+        group["capturable"] = capturable
+        if not capturable:
+            continue
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            if torch.is_tensor(state.get("step")):
+                state["step"] = state["step"].to(dtype=torch.float32, device=parameter.device)
+
+
 @dataclass(frozen=True)
 class Draw:
     """One draw of the forward pass: ``kind`` is the ``GlobalBatchDraws`` method, ``shape`` the

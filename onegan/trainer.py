@@ -46,7 +46,7 @@ from onegan.networks.discriminators import DiscriminatorPair
 from onegan.networks.layer_norm import use_fused_layer_norm
 from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE, nuisance_augment, rotate_hue
 from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
-from onegan.step_capture import CapturedStep, check_capturable
+from onegan.step_capture import CapturedStep, check_capturable, set_capturable
 
 LOSS_LOG = "losses.jsonl"
 SAMPLES_DIR = "samples"
@@ -185,6 +185,8 @@ class Trainer:
         self.model_optimizer.load_state_dict(state["model_optimizer"])
         for path, optimizer in self.discriminator_optimizers.items():
             optimizer.load_state_dict(state["discriminator_optimizers"][path])
+        for optimizer in (self.model_optimizer, *self.discriminator_optimizers.values()):
+            set_capturable(optimizer, self.config.performance.cuda_graphs)  # not what the checkpoint said
         restore_rng_states(state["rng"])
         self.iteration = int(state["iteration"])
         self._truncate_log()
