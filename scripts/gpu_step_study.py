@@ -86,9 +86,11 @@ def build_trainer(name: str, config: OneGANConfig, prepared, out: Path, device: 
     return trainer
 
 
-def lnorm_check(device: torch.device, batch: int, shapes: list[tuple[int, int, int]], repeats: int) -> list[str]:
+def lnorm_check(device: torch.device, batch: int, shapes: list[tuple[int, int, int]], repeats: int,
+                bf16: bool = False) -> list[str]:
     """FusedLayerNorm against GroupNorm(1, C) on ``device``: largest differences of y, dx, dγ, dβ
-    (channels_last inputs, as the trainer's) and each one's forward+backward time per call."""
+    (channels_last inputs, as the trainer's) and each one's forward+backward time per call. ``bf16``:
+    bfloat16 inputs under bfloat16 autocast, as a convolution's output reaches LNorm in a bf16 run."""
     lines = []
     for channels, height, width in shapes:
         torch.manual_seed(0)
@@ -98,24 +100,33 @@ def lnorm_check(device: torch.device, batch: int, shapes: list[tuple[int, int, i
             group_norm.bias.uniform_(-1, 1)
         fused = FusedLayerNorm.from_group_norm(group_norm)
         x = (torch.randn(batch, channels, height, width, device=device) * 2 + 1).contiguous(
-            memory_format=torch.channels_last)
-        grad_out = torch.randn_like(x)
+            memory_format=torch.channels_last).to(torch.bfloat16 if bf16 else torch.float32)
+        grad_out = torch.randn(x.shape, device=device)
         results, seconds = [], []
         for module in (group_norm, fused):
             leaf = x.detach().clone().requires_grad_(True)
-            y = module(leaf)
-            results.append((y, *torch.autograd.grad(y, [leaf, module.weight, module.bias], grad_out)))
+
+            def forward(module=module, leaf=leaf, grad_out=grad_out):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    y = module(leaf)
+                return y, grad_out.to(y.dtype)
+
+            y, grad = forward()
+            results.append((y, *torch.autograd.grad(y, [leaf, module.weight, module.bias], grad)))
             for _ in range(3):  # warm-up
-                module(leaf).backward(grad_out)
+                y, grad = forward()
+                y.backward(grad)
             synchronize(device)
             start = time.perf_counter()
             for _ in range(repeats):
-                module(leaf).backward(grad_out)
+                y, grad = forward()
+                y.backward(grad)
             synchronize(device)
             seconds.append((time.perf_counter() - start) / repeats)
         diffs = ", ".join(f"{name} {(a.float() - b.float()).abs().max().item():.1e}"
                           for name, a, b in zip(("y", "dx", "dgamma", "dbeta"), *results, strict=True))
-        lines.append(f"  LNorm ({batch}, {channels}, {height}, {width}) channels_last: max |fused - GroupNorm| "
+        lines.append(f"  LNorm ({batch}, {channels}, {height}, {width}) channels_last{' bf16' if bf16 else ''}: "
+                     f"max |fused - GroupNorm| "
                      f"{diffs}; forward+backward {1e6 * seconds[0]:.0f} us GroupNorm, {1e6 * seconds[1]:.0f} us "
                      f"fused ({seconds[0] / seconds[1]:.2f}x)")
     return lines
@@ -203,7 +214,8 @@ def main() -> None:
         # LNorm's widths and sizes in the networks: the code-joining stage, the pre-images, the last stages.
         lnorm_shapes = [(ngf * 8, 8, 8), (ngf * 2, size // 4, size // 4), (ngf, size // 2, size // 2),
                         (ngf, size, size)]
-        lines += lnorm_check(device, batch, lnorm_shapes, repeats=5 if smoke else 20)
+        lines += lnorm_check(device, batch, lnorm_shapes, repeats=5 if smoke else 20,
+                             bf16=args.precision == "bf16")
         lines += graph_check(config, prepared, tmp, device, steps=6)
         print("\n".join(lines[-len(lnorm_shapes) - 3:]), flush=True)
 
