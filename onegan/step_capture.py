@@ -30,6 +30,7 @@ divergence flag need the host).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -222,8 +223,8 @@ class CapturedStep:
         self.inputs = _fill(self.inputs, [inputs.real, inputs.real_bg, inputs.child, inputs.parent, inputs.z])
         self.draw_buffers = _fill(self.draw_buffers, values)
         real, real_bg, child, parent, z = self.inputs
-        return type(inputs)(inputs.iteration, inputs.paths, real, real_bg, child, parent, z,
-                            ReplayDraws(self.plan, self.draw_buffers))  # type: ignore[arg-type]
+        return dataclasses.replace(inputs, real=real, real_bg=real_bg, child=child, parent=parent, z=z,
+                                   draws=ReplayDraws(self.plan, self.draw_buffers))
 
     def _static_step(self, inputs: StepInputs) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         static = self._static_inputs(inputs)

@@ -46,7 +46,7 @@ from onegan.networks.discriminators import DiscriminatorPair
 from onegan.networks.layer_norm import use_fused_layer_norm
 from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE, nuisance_augment, rotate_hue
 from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
-from onegan.step_capture import CapturedStep, check_capturable, set_capturable
+from onegan.step_capture import CapturedStep, RecordingDraws, ReplayDraws, check_capturable, set_capturable
 
 LOSS_LOG = "losses.jsonl"
 SAMPLES_DIR = "samples"
@@ -67,7 +67,7 @@ class StepInputs:
     child: torch.Tensor
     parent: torch.Tensor
     z: torch.Tensor
-    draws: GlobalBatchDraws
+    draws: GlobalBatchDraws | RecordingDraws | ReplayDraws
 
 
 class TrainingDiverged(UserError, FloatingPointError):
