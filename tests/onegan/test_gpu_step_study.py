@@ -23,7 +23,7 @@ def test_gpu_step_study_smoke_run_on_cpu(tmp_path):
     assert len(lnorm) == 4
     for line in lnorm:
         diffs = [float(v) for v in re.findall(r"(?:y|dx|dgamma|dbeta) ([0-9.e+-]+)", line)]
-        assert len(diffs) == 4 and max(diffs) < 1e-4, line
+        assert len(diffs) == 4 and max(diffs) < 1e-5, line  # relative to GroupNorm's largest value
     graph = [line for line in report if "captured step vs eager" in line]
     assert len(graph) == 2 and all("difference 0.00e+00" in line for line in graph)
     rows = [json.loads(line) for line in (tmp_path / "cpu_smoke_smoke.jsonl").read_text().splitlines()]
