@@ -209,6 +209,31 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class PerformanceConfig:
+    """How a step is computed on the hardware, not what it computes (docs/performance-gpu.md).
+
+    Each switch keeps the model the same up to float rounding (a run resumes with other switches),
+    and each defaults to what was measured to pay: ``channels_last`` on (+10% on CPU, the layout the
+    trainer's fast path always used); the three GPU levers off until a lent GPU measures them
+    (``scripts/gpu_step_study.py``), which no session has done yet.
+
+    - ``fused_layer_norm``: LNorm by multi-block reductions without layout copies
+      (``onegan/networks/layer_norm.py``) instead of ``nn.GroupNorm(1, C)``.
+    - ``channels_last``: networks and input images in NHWC memory order end to end (only on the
+      trainer's fast path; ``Trainer(fast=False)`` stays NCHW).
+    - ``cuda_graphs``: capture each phase's whole step once and replay it (``onegan/step_capture.py``);
+      CUDA and a single process only. The keyed draws are made outside the graph into static buffers.
+    - ``overlap_gradient_reduction``: under torchrun, all-reduce each gradient bucket as soon as the
+      backward pass has filled it, while the rest of the backward runs (``onegan/distributed.py``).
+    """
+
+    fused_layer_norm: bool = False
+    channels_last: bool = True
+    cuda_graphs: bool = False
+    overlap_gradient_reduction: bool = False
+
+
+@dataclass(frozen=True)
 class OneGANConfig:
     """Everything a OneGAN run needs; serialisable with ``to_dict``/``from_dict``."""
 
@@ -218,6 +243,7 @@ class OneGANConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     preset_name: str = "paper"
     ablation: str | None = None
+    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
 
     @classmethod
     def preset(cls, name: str, num_classes: int, num_parents: int) -> OneGANConfig:
@@ -262,7 +288,17 @@ class OneGANConfig:
             loss["augment_scale"] = tuple(loss["augment_scale"])
         return cls(model=ModelConfig(**model), loss=LossConfig(**loss),
                    schedule=ScheduleConfig(**data["schedule"]), train=TrainConfig(**train),
-                   preset_name=data.get("preset_name", "paper"), ablation=data.get("ablation"))
+                   preset_name=data.get("preset_name", "paper"), ablation=data.get("ablation"),
+                   # Configs written before the switches existed ran what the defaults are.
+                   performance=PerformanceConfig(**data.get("performance", {})))
+
+    def with_performance(self, **switches: bool) -> OneGANConfig:
+        """A copy with ``PerformanceConfig`` switches changed (a UserError names an unknown one)."""
+        known = {f.name for f in dataclasses.fields(PerformanceConfig)}
+        unknown = sorted(set(switches) - known)
+        if unknown:
+            raise UserError(f"unknown performance switch {unknown[0]!r}; choose from {', '.join(sorted(known))}")
+        return replace(self, performance=replace(self.performance, **switches))
 
 
 def _paper() -> OneGANConfig:

@@ -129,6 +129,98 @@ def agree_max(values: list[int], group: ProcessGroup, device: torch.device) -> l
     return [int(v) for v in flags.tolist()]
 
 
+class OverlappedGradientAverager:
+    """``average_gradients`` overlapped with the backward pass (``PerformanceConfig.overlap_gradient_reduction``).
+
+    The parameters are bucketed in reverse order (the backward pass fills the last layers first) and a
+    post-accumulate-grad hook counts each bucket's gradients as they land; a bucket whose gradients are
+    all in is all-reduced asynchronously at once, while autograd computes the rest. Buckets start in
+    index order only, so every process issues the same collectives in the same order. The first call
+    learns which parameters the step leaves without a gradient (the same on every process: one
+    averager serves one phase's graph) and later calls bucket only the others, so an unused parameter
+    does not hold its bucket back; anything not in a bucket is averaged after the backward.
+    The values are those of ``average_gradients``: each element is the same sum over processes
+    divided by the world size, whatever bucket it travels in.
+    """
+
+    def __init__(self, parameters: Iterable[torch.nn.Parameter], group: ProcessGroup,
+                 bucket_bytes: int | None = None) -> None:
+        self.group = group
+        self.bucket_bytes = BUCKET_BYTES if bucket_bytes is None else bucket_bytes
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self._rebucket(self.parameters)
+        self._learned = False
+        self._armed = False
+        self._missing: list[int] = []
+        self._next = 0
+        self._launched: list[tuple[object, torch.Tensor, list[torch.Tensor]] | None] = []
+        self.started_in_backward = 0  # buckets whose all-reduce began before the backward pass ended
+        self._hooks = [p.register_post_accumulate_grad_hook(self._landed) for p in self.parameters]
+
+    def _rebucket(self, parameters: list[torch.nn.Parameter]) -> None:
+        self.buckets = _buckets(list(reversed(parameters)), self.bucket_bytes)
+        self._bucket_of = {id(p): index for index, bucket in enumerate(self.buckets) for p in bucket}
+        bucketed = set(self._bucket_of)
+        self._unbucketed = [p for p in self.parameters if id(p) not in bucketed]
+
+    def _landed(self, parameter: torch.nn.Parameter) -> None:
+        index = self._bucket_of.get(id(parameter))
+        if not self._armed or index is None:
+            return
+        self._missing[index] -= 1
+        while self._next < len(self.buckets) and self._missing[self._next] == 0:
+            self._launch(self.buckets[self._next])
+            self._next += 1
+            self.started_in_backward += 1
+
+    def _launch(self, parameters: list[torch.nn.Parameter]) -> None:
+        grads = [p.grad for p in parameters if p.grad is not None]
+        if not grads:
+            return
+        flat = _flatten_dense_tensors(grads)
+        self._launched.append((dist.all_reduce(flat, op=dist.ReduceOp.SUM, async_op=True), flat, grads))
+
+    def backward(self, loss: torch.Tensor, nonfinite: torch.Tensor | None = None) -> bool:
+        """``loss.backward()`` with the gradients averaged over processes as they land; True when any
+        process flagged ``nonfinite`` (its own small collective, started before the backward)."""
+        if not self.group.distributed:
+            loss.backward()
+            return bool(nonfinite) if nonfinite is not None else False
+        flag_work = flag = None
+        if nonfinite is not None:
+            flag = nonfinite.detach().reshape(1).to(torch.float32, copy=True)
+            flag_work = dist.all_reduce(flag, op=dist.ReduceOp.SUM, async_op=True)
+        self._missing = [len(bucket) for bucket in self.buckets]
+        self._next, self._launched, self._armed = 0, [], True
+        try:
+            loss.backward()
+        finally:
+            self._armed = False
+        while self._next < len(self.buckets):
+            self._launch(self.buckets[self._next])
+            self._next += 1
+        for leftovers in _buckets([p for p in self._unbucketed if p.grad is not None], self.bucket_bytes):
+            self._launch(leftovers)
+        for work, flat, grads in self._launched:
+            work.wait()
+            flat.div_(self.group.world_size)
+            for tensor, synced in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
+                tensor.copy_(synced)
+        self._launched = []
+        if not self._learned:  # from now on, bucket only what this graph gives a gradient
+            self._learned = True
+            self._rebucket([p for p in self.parameters if p.grad is not None])
+        if flag_work is None:
+            return False
+        flag_work.wait()
+        return bool(flag.item() > 0)
+
+    def remove(self) -> None:
+        """Unregister the hooks."""
+        for hook in self._hooks:
+            hook.remove()
+
+
 def barrier(group: ProcessGroup) -> None:
     if group.distributed:
         dist.barrier()

@@ -69,9 +69,12 @@ def rotate_hue(image: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
     where mid-grey is the origin, so greys and each pixel's distance from grey are kept)."""
     angle = 2 * math.pi * uniform.to(image.dtype).reshape(-1)
     axis = torch.full((3,), 3 ** -0.5, dtype=image.dtype, device=image.device)
-    cross = torch.tensor([[0.0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=image.dtype, device=image.device) * 3 ** -0.5
-    outer = torch.outer(axis, axis)
     eye = torch.eye(3, dtype=image.dtype, device=image.device)
+    # [[0, -1, 1], [1, 0, -1], [-1, 1, 0]] (the cross product with (1, 1, 1)) made on the device, not
+    # copied from host data, so that a CUDA graph can capture it (onegan/step_capture.py).
+    cycle = eye.roll(1, dims=0)
+    cross = (cycle - cycle.T) * 3 ** -0.5
+    outer = torch.outer(axis, axis)
     cos, sin = torch.cos(angle).view(-1, 1, 1), torch.sin(angle).view(-1, 1, 1)
     rotation = cos * eye + sin * cross + (1 - cos) * outer          # (N, 3, 3)
     return torch.einsum("nij,njhw->nihw", rotation, image).clamp(-1, 1)

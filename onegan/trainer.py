@@ -16,6 +16,8 @@ import dataclasses
 import math
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,6 +34,7 @@ from onegan import losses
 from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint
 from onegan.config import OneGANConfig
 from onegan.distributed import (
+    OverlappedGradientAverager,
     ProcessGroup,
     agree_max,
     average_gradients,
@@ -43,13 +46,31 @@ from onegan.draws import GlobalBatchDraws, iteration_seed
 from onegan.mixup import inference_mixup_weights
 from onegan.model import Generated, OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
 from onegan.networks.discriminators import DiscriminatorPair
+from onegan.networks.layer_norm import use_fused_layer_norm
 from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE, nuisance_augment, rotate_hue
 from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
+from onegan.step_capture import CapturedStep, RecordingDraws, ReplayDraws, check_capturable, set_capturable
 
 LOSS_LOG = "losses.jsonl"
 SAMPLES_DIR = "samples"
 _SHORT = {GENERATION: "gen", FAKE_RECONSTRUCTION: "fake", REAL_RECONSTRUCTION: "real"}
 _SAMPLE_COUNT = 8
+
+
+@dataclass
+class StepInputs:
+    """What one iteration takes from outside the networks (``Trainer.step_inputs``): the real batch
+    (object images I and background images), the keyed draws φ_c (``child``, with its parent φ_p) and
+    z, and ``draws``, the source of the draws made during the forward pass (β's, ε, nuisances)."""
+
+    iteration: int
+    paths: tuple[str, ...]
+    real: torch.Tensor
+    real_bg: torch.Tensor
+    child: torch.Tensor
+    parent: torch.Tensor
+    z: torch.Tensor
+    draws: GlobalBatchDraws | RecordingDraws | ReplayDraws
 
 
 class TrainingDiverged(UserError, FloatingPointError):
@@ -107,12 +128,20 @@ class Trainer:
         torch.manual_seed(seed)
         self.model = OneGANModel(config.model).to(self.device)
         self.discriminators = nn.ModuleDict({path: DiscriminatorPair(config.model) for path in PATHS}).to(self.device)
+        performance = config.performance
+        if performance.fused_layer_norm:  # the same parameters, computed without layout copies
+            use_fused_layer_norm(self.model)
+            use_fused_layer_norm(self.discriminators)
         # channels_last: oneDNN's convolutions run without layout reorders (about +10% on CPU).
-        self.memory_format = torch.channels_last if fast else torch.contiguous_format
+        self.memory_format = torch.channels_last if fast and performance.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.discriminators.to(memory_format=self.memory_format)
         train = config.train
-        adam = {"lr": train.lr, "betas": train.betas, **({"fused": True} if fast else {})}
+        if performance.cuda_graphs:
+            check_capturable(self.device, self.group)
+        adam = {"lr": train.lr, "betas": train.betas, **({"fused": True} if fast else {}),
+                # A captured optimiser step keeps its step count on the device.
+                **({"capturable": True} if performance.cuda_graphs else {})}
         self.model_optimizer = torch.optim.Adam(self.model.parameters(), **adam)
         self.discriminator_optimizers = {path: torch.optim.Adam(self.discriminators[path].parameters(), **adam)
                                          for path in PATHS}
@@ -120,6 +149,8 @@ class Trainer:
         self.streams = TrainingStreams(prepared, seed, self.group.rank, self.group.world_size)
         self.iteration = 0
         self.autocast_dtype = torch.bfloat16 if train.precision == "bf16" else None
+        self._averagers: dict[tuple[str, ...], OverlappedGradientAverager] = {}
+        self.captured_step = CapturedStep(self) if performance.cuda_graphs else None
 
     # ---- state ---------------------------------------------------------------------------------------
 
@@ -166,6 +197,8 @@ class Trainer:
             return False
         state = load_checkpoint(self.checkpoint_path, map_location=self.device)
         stored = OneGANConfig.from_dict(state["config"])
+        # The performance switches change float rounding only, like the thread count: any resume.
+        stored = dataclasses.replace(stored, performance=self.config.performance)
         done = int(state["iteration"])
         adopted = _keep_phase_boundaries(self.config, stored)
         if _run_defining(stored, adopted) != _run_defining(adopted, adopted):
@@ -197,6 +230,8 @@ class Trainer:
         self.model_optimizer.load_state_dict(state["model_optimizer"])
         for path, optimizer in self.discriminator_optimizers.items():
             optimizer.load_state_dict(state["discriminator_optimizers"][path])
+        for optimizer in (self.model_optimizer, *self.discriminator_optimizers.values()):
+            set_capturable(optimizer, self.config.performance.cuda_graphs)  # not what the checkpoint said
         restore_rng_states(state["rng"])
         self.iteration = done
         if self.group.is_main:
@@ -216,7 +251,9 @@ class Trainer:
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+        # A CUDA graph must not keep autocast's cache of cast weights from its capture.
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype,
+                              cache_enabled=not self.config.performance.cuda_graphs)
 
     def _nonfinite(self, named: dict[str, torch.Tensor]) -> torch.Tensor:
         """1 when any of this process's losses is NaN or infinite, else 0 (a tensor: no host sync)."""
@@ -234,21 +271,42 @@ class Trainer:
     def step(self) -> dict[str, torch.Tensor]:
         """Run iteration ``self.iteration``; returns the named scalar losses (detached tensors: read
         them, a host sync on a GPU, only when logging)."""
-        t = self.iteration
-        cfg, model_cfg = self.config, self.config.model
+        if self.captured_step is not None:  # PerformanceConfig.cuda_graphs (onegan/step_capture.py)
+            return self.captured_step.step()
+        named, _ = self.compute_step(self.step_inputs(self.iteration))
+        self.iteration += 1
+        return {k: v.detach() for k, v in named.items()}
+
+    def step_inputs(self, t: int) -> StepInputs:
+        """Everything iteration ``t`` takes from outside the networks: the real batch and the keyed
+        draws that come before the forward pass (φ_c, z). Clones the discriminators when ``t`` enters
+        Phase II. Kept apart from ``compute_step`` so that a captured step (onegan/step_capture.py)
+        can copy these into static buffers."""
+        model_cfg = self.config.model
         if self.schedule.clones_discriminators_at(t):
             self.clone_discriminators()
         n, device, group = self.local_batch, self.device, self.group
         torch.manual_seed(iteration_seed(self.seed, t))  # for any draw outside `draws`: resumable
         draws = GlobalBatchDraws(self.seed, t, group.rank, n, group.world_size, device)
-        objects, backgrounds = self.streams.batch(t, n, cfg.train.flip)
+        objects, backgrounds = self.streams.batch(t, n, self.config.train.flip)
         size = model_cfg.image_size
         real = to_model_range(objects["image"].to(device), size).contiguous(memory_format=self.memory_format)
         real_bg = to_model_range(backgrounds.to(device), size).contiguous(memory_format=self.memory_format)
         child = draws.randint(model_cfg.num_classes)
         parent = parent_of_child(child, model_cfg.num_classes, model_cfg.num_parents)
         z = draws.randn(model_cfg.z_dim)
-        paths = self.schedule.active_paths(t)
+        return StepInputs(t, self.schedule.active_paths(t), real, real_bg, child, parent, z, draws)
+
+    def compute_step(self, inputs: StepInputs, defer_finite_check: bool = False
+                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """Forward, backward and optimiser steps of one iteration from ``inputs``; returns the named
+        losses and, with ``defer_finite_check``, a 0/1 tensor that is 1 when a loss was not finite.
+        Deferred, nothing here waits for the device (a captured step checks after the replay);
+        otherwise a non-finite loss raises before the optimiser step that would use it."""
+        cfg, model_cfg = self.config, self.config.model
+        device, draws = self.device, inputs.draws
+        real, real_bg, child, parent, z = inputs.real, inputs.real_bg, inputs.child, inputs.parent, inputs.z
+        paths = inputs.paths
 
         with self._autocast():
             generated = self.model.generate(child, parent, z)
@@ -291,10 +349,10 @@ class Trainer:
         nonfinite = self._nonfinite(named)
         for path in fakes:
             self.discriminator_optimizers[path].zero_grad(set_to_none=True)
-        discriminator_total.backward()
         # One bucketed average over every stepped pair; it also tells each process whether any diverged.
-        if average_gradients([p for path in fakes for p in self.discriminators[path].parameters()], group,
-                             nonfinite):
+        if self._backward_and_average(("discriminators", *fakes), discriminator_total,
+                                      [p for path in fakes for p in self.discriminators[path].parameters()],
+                                      None if defer_finite_check else nonfinite):
             raise self._diverged(named)
         for path in fakes:
             self.discriminator_optimizers[path].step()
@@ -311,16 +369,27 @@ class Trainer:
                 g_named, model_total = self._model_losses(generated, child, parent, real, reconstructions,
                                                           nuisance, hue)
             named.update(g_named)
-            nonfinite = self._nonfinite(g_named)
+            model_nonfinite = self._nonfinite(g_named)
             self.model_optimizer.zero_grad(set_to_none=True)
-            model_total.backward()
-            if average_gradients(self.model.parameters(), group, nonfinite):
+            if self._backward_and_average(("model", *fakes), model_total, self.model.parameters(),
+                                          None if defer_finite_check else model_nonfinite):
                 raise self._diverged(g_named)
             self.model_optimizer.step()
         finally:
             _set_requires_grad(self.discriminators, True)
-        self.iteration += 1
-        return {k: v.detach() for k, v in named.items()}
+        return named, torch.maximum(nonfinite, model_nonfinite) if defer_finite_check else None
+
+    def _backward_and_average(self, key: tuple[str, ...], loss: torch.Tensor,
+                              parameters: Iterable[nn.Parameter], nonfinite: torch.Tensor | None) -> bool:
+        """``loss.backward()`` and the gradient average over processes; True when a process flagged
+        ``nonfinite``. With ``PerformanceConfig.overlap_gradient_reduction`` under torchrun the
+        buckets are all-reduced while the backward pass runs, one averager per parameter set ``key``."""
+        if self.config.performance.overlap_gradient_reduction and self.group.distributed:
+            if key not in self._averagers:
+                self._averagers[key] = OverlappedGradientAverager(parameters, self.group)
+            return self._averagers[key].backward(loss, nonfinite)
+        loss.backward()
+        return average_gradients(parameters, self.group, nonfinite)
 
     def _adversarial(self, pair: DiscriminatorPair, image: torch.Tensor, background: torch.Tensor,
                      prefix: str, named: dict) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,15 +25,24 @@ REPO = Path(__file__).resolve().parents[2]
 ITERATIONS = 6  # smoke preset rescaled: fake reconstruction from 2, real from 4, so every path runs
 
 
-def test_two_processes_train_the_one_process_model(prepared_dir, prepared, tmp_path):
-    out = tmp_path / "ddp"
+def _two_processes(prepared_dir: Path, out: Path, *extra: str) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(WORKER), str(prepared_dir), str(out), str(ITERATIONS)]
+           str(WORKER), str(prepared_dir), str(out), str(ITERATIONS), *extra]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2
+    return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["after-backward", "overlapped"])
+def test_two_processes_train_the_one_process_model(prepared_dir, prepared, tmp_path, overlap):
+    out = tmp_path / "ddp"
+    ranks = _two_processes(prepared_dir, out, *(["overlap"] if overlap else []))
+    # Overlapped: the all-reduces of most buckets began while the backward pass still ran.
+    started = ranks[0]["buckets_started_in_backward"]
+    paths = ("generation", "generation,fake_reconstruction", "generation,fake_reconstruction,real_reconstruction")
+    expected = {f"{net},{p}" for net in ("model", "discriminators") for p in paths} if overlap else set()
+    assert set(started) == expected and all(n > 1 for n in started.values()), started
 
     single = Trainer(smoke_config(prepared, ITERATIONS), prepared, tmp_path / "single", seed=0, progress=False)
     assert ranks[0]["local_batch"] * 2 == single.local_batch == single.config.train.batch_size
@@ -55,6 +64,16 @@ def test_two_processes_train_the_one_process_model(prepared_dir, prepared, tmp_p
     state = load_checkpoint(out)
     assert state["world_size"] == 2 and state["iteration"] == ITERATIONS
     assert torch.equal(state["model"]["embeddings.child.weight"], ranks[0]["model"]["embeddings.child.weight"])
+
+
+def test_overlapped_average_is_the_average_after_backward_bit_for_bit(prepared_dir, tmp_path):
+    """Each gradient element is the same two-term sum halved whichever bucket carries it, so
+    overlapping the all-reduce with the backward pass changes no bit of the trained weights."""
+    after = _two_processes(prepared_dir, tmp_path / "after")
+    overlapped = _two_processes(prepared_dir, tmp_path / "overlapped", "overlap")
+    for part in ("model", "discriminators"):
+        for key, value in after[0][part].items():
+            assert torch.equal(value, overlapped[0][part][key]), f"{part}.{key}"
 
 
 def test_global_batch_must_divide_over_processes(prepared, tmp_path):
