@@ -1,7 +1,7 @@
 """The training step captured once per phase as a CUDA graph and replayed (``PerformanceConfig.cuda_graphs``).
 
 At the ``paper`` scale a Phase II step launches about 5,000 kernels, and an H100 waits for the host
-that launches them (``results/profile_onegan_step_h100.txt``: kernels 0.17 s of a 0.29 s step). Within
+that launches them (``results/studies/speed/profile_onegan_step_h100.txt``: kernels 0.17 s of a 0.29 s step). Within
 a phase every shape is fixed, so the whole step (forwards, backwards, optimiser steps) can be recorded
 once as a CUDA graph and replayed with one launch.
 

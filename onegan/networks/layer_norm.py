@@ -2,7 +2,7 @@
 
 LNorm (§3 "GLU Layer Normalization") normalises each sample over (C, H, W) and applies a per-channel
 scale γ_c and shift β_c; today it is ``nn.GroupNorm(1, C)``. On a GPU that module is slow at the
-paper's shapes for two reasons seen in ``results/profile_onegan_step_h100.txt``:
+paper's shapes for two reasons seen in ``results/studies/speed/profile_onegan_step_h100.txt``:
 
 - its CUDA forward computes each sample's moments in one thread block per (sample, group) row: 20
   blocks for a batch of 20 on a GPU with 132 multiprocessors (190 µs a call, 24% of kernel time);
