@@ -25,6 +25,7 @@ from tabulate import tabulate
 
 from benchmark import metric_registry
 from benchmark.claims import claims_table, evaluate_claims
+from benchmark.methods import METHODS
 from benchmark.run import run
 from benchmark.table import aggregate
 from core.atomic import atomic_path, read_jsonl
@@ -74,8 +75,9 @@ def _stage(name: str, update: bool, reference: Path, work_dir: Path, seeds: str)
     if out.exists():
         shutil.rmtree(out)
     if name == "smoke":
-        run(task="all", dataset="synthetic", preset="smoke", seeds=seeds, out=out, work=work_dir, figures=False,
-            device="cpu")
+        # every registered method, also those kept out of the demo (JULE, DEPICT)
+        run(task="all", dataset="synthetic", preset="smoke", methods=",".join(METHODS), seeds=seeds, out=out,
+            work=work_dir, figures=False, device="cpu")
     else:
         run(task="all", dataset="synthetic", preset="tiny", methods=LEARNING_METHODS, seeds="0", out=out,
             work=work_dir, figures=False, device="cpu")

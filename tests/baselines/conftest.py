@@ -17,9 +17,9 @@ def tiny_prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            images=48, size=32, seed=3)
 
 
-# Four clearly distinct flat colours, two per parent (reds, blues): a clustering method that works must
-# recover them (the known-answer data of JULE's and DEPICT's tests).
-FLAT_COLOURS = ((230, 30, 30), (240, 200, 20), (30, 60, 230), (20, 210, 220))
+# Four flat colours, equally far apart in RGB (red, green, blue, white): a clustering method that works
+# must recover them (the known-answer data of JULE's and DEPICT's tests).
+FLAT_COLOURS = ((235, 20, 20), (20, 235, 20), (20, 20, 235), (235, 235, 235))
 
 
 @pytest.fixture(scope="session")
