@@ -99,9 +99,13 @@ def merge_scores(affinity: np.ndarray, active: np.ndarray, k_c: int, lam: float 
     # affinities are >= 0, so -1 sorts inactive clusters and the diagonal after every active one
     masked = np.where(active[None, :] & active[:, None], affinity, -1.0)
     np.fill_diagonal(masked, -1.0)
-    order = np.argsort(-masked, axis=1, kind="stable")
-    depth = min(k_c, int(active.sum()) - 1)
-    top = np.take_along_axis(masked, order[:, :max(depth, 1)], axis=1)
+    depth = max(min(k_c, int(active.sum()) - 1), 1)
+    # only the K_c largest per row matter: partition first (c² work per merge, not c² log c)
+    part = np.argpartition(-masked, depth - 1, axis=1)[:, :depth] if depth < masked.shape[1] else \
+        np.tile(np.arange(masked.shape[1]), (masked.shape[0], 1))
+    within = np.take_along_axis(masked, part, axis=1)
+    order = np.take_along_axis(part, np.lexsort((part, -within), axis=1), axis=1)   # largest first, ties by index
+    top = np.take_along_axis(masked, order, axis=1)
     score = top[:, 0].copy()
     if depth > 1:
         score += lam / (k_c - 1) * (top[:, :1] - top[:, 1:]).sum(axis=1)
