@@ -31,7 +31,7 @@ Adam, lr 1e-4, batch 100; inputs scaled to [-1, 1].
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,18 +42,14 @@ from torch import nn
 
 from baselines.agglomeration import parents_of_clusters
 from baselines.object_tensors import load_object_tensors, resize_images
-from baselines.training_run import (
-    RunState,
-    choose_preset,
-    pick_device,
-    read_checkpoint,
-    resume_payload,
-    run_training,
-    seed_everything,
-)
+from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import (
+    pick_device,
+    read_checkpoint,
+    run_training,
+)
 
 NAME = "depict"
 TARGETS = ("paper", "code")
@@ -210,17 +206,12 @@ def _clean_pass(net: DEPICTNet, images: torch.Tensor, batch: int = 256) -> tuple
 
 
 def train(request: TrainRequest) -> Path:
-    config: DEPICTConfig = choose_preset(PRESETS, request.preset, NAME)
+    begun = start_run(request, PRESETS, NAME)
+    config, prepared, run, payload, device, out = (begun.config, begun.prepared, begun.run, begun.payload,
+                                                  begun.device, begun.out)
     if config.target not in TARGETS:
         raise UserError(f"depict: unknown target rule {config.target!r}; choose one of {TARGETS}")
-    prepared = load_prepared(request.data)
     k = prepared.num_classes
-    run = RunState(NAME, request.preset, asdict(config), request.seed, k, prepared.num_parents,
-                   prepared.fingerprint)
-    out = Path(request.out)
-    payload = resume_payload(out, request.resume, run)
-    seed_everything(request.seed)
-    device = pick_device(request.device)
     raw = load_object_tensors(prepared, prepared.size).images
     images = torch.cat([resize_images(raw[s:s + 256].float().div(255.0), config.image_size)
                         for s in range(0, len(raw), 256)]).mul_(2.0).sub_(1.0).to(device)
@@ -308,7 +299,8 @@ def train(request: TrainRequest) -> Path:
     if config.total_epochs < 1:
         raise UserError("depict: the preset trains for 0 epochs")
     return run_training(run, out=out, total_steps=config.total_epochs, step=step, state=checkpoint_state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None) -> DEPICTClusterer:

@@ -34,7 +34,6 @@ from core.training_run import (  # noqa: F401 - CHECKPOINT_NAME, load_checkpoint
     seed_everything,
 )
 from core.training_run import LOSS_LOG as LOG_NAME
-from core.training_run import pick_device as resolve_device  # noqa: F401 - the old name of the one picker
 
 
 def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], schedule_keys: set[str], path: Path) -> None:

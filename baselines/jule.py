@@ -24,7 +24,7 @@ down to NP: JULE's own hierarchy continued one level.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,18 +34,14 @@ from torch import nn
 
 from baselines.agglomeration import agglomerate, initial_clusters, knn_graph, parents_of_clusters, relabel
 from baselines.object_tensors import load_object_tensors, resize_images
-from baselines.training_run import (
-    RunState,
-    choose_preset,
-    pick_device,
-    read_checkpoint,
-    resume_payload,
-    run_training,
-    seed_everything,
-)
+from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import (
+    pick_device,
+    read_checkpoint,
+    run_training,
+)
 
 NAME = "jule"
 
@@ -168,17 +164,12 @@ def _embed_all(net: JULENet, images: torch.Tensor, size: int, batch: int = 256) 
 
 
 def train(request: TrainRequest) -> Path:
-    config: JULEConfig = choose_preset(PRESETS, request.preset, NAME)
+    begun = start_run(request, PRESETS, NAME)
+    config, prepared, run, payload, device, out = (begun.config, begun.prepared, begun.run, begun.payload,
+                                                  begun.device, begun.out)
     if config.periods < 2 or not 0.0 < config.eta <= 1.0:
         # period 0 only initialises the clusters, so merging needs at least one more
         raise UserError(f"jule: periods must be >= 2 and eta in (0, 1], got {config.periods}, {config.eta}")
-    prepared = load_prepared(request.data)
-    run = RunState(NAME, request.preset, asdict(config), request.seed, prepared.num_classes,
-                   prepared.num_parents, prepared.fingerprint)
-    out = Path(request.out)
-    payload = resume_payload(out, request.resume, run)
-    seed_everything(request.seed)
-    device = pick_device(request.device)
     images = load_object_tensors(prepared, prepared.size).images.to(device)    # uint8 (N, 3, S, S)
     net = JULENet(config).to(device).train()
     optimiser = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
@@ -253,7 +244,8 @@ def train(request: TrainRequest) -> Path:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), **state}
 
     return run_training(run, out=out, total_steps=config.periods, step=step, state=checkpoint_state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None) -> JULEClusterer:

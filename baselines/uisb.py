@@ -31,7 +31,7 @@ scores the label map with the paper's § oracle too (``benchmark.metrics.oracle`
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +41,14 @@ from skimage.segmentation import slic
 
 from baselines.label_maps import border_background_foreground
 from baselines.object_tensors import resize_images
-from baselines.training_run import (
-    RunState,
-    choose_preset,
-    pick_device,
-    read_checkpoint,
-    resume_payload,
-    run_training,
-)
+from baselines.single_loop import start_run
 from core.contract import SEGMENT_LABELS, Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import (
+    pick_device,
+    read_checkpoint,
+    run_training,
+)
 
 NAME = "uisb"
 BATCH_NORM_EPS = 1e-5
@@ -235,12 +232,9 @@ class UISBSegmenter(Method):
 
 def train(request: TrainRequest) -> Path:
     """Nothing to learn across images: the checkpoint records the configuration, seed and data."""
-    config: UISBConfig = choose_preset(PRESETS, request.preset, NAME)
-    prepared = load_prepared(request.data)
-    run = RunState(NAME, request.preset, asdict(config), request.seed, prepared.num_classes,
-                   prepared.num_parents, prepared.fingerprint)
-    run.restore(resume_payload(Path(request.out), request.resume, run))
-    return run_training(run, out=Path(request.out), total_steps=0, step=lambda i: {}, state=dict,
+    begun = start_run(request, PRESETS, NAME, seed=False)   # nothing is drawn at training time
+    begun.run.restore(begun.payload)
+    return run_training(begun.run, out=begun.out, total_steps=0, step=lambda i: {}, state=dict,
                         checkpoint_every=1, max_minutes=request.max_minutes)
 
 

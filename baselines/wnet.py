@@ -40,7 +40,7 @@ constant lr. ``tiny``/``smoke`` are small widths with Adam for the CPU budget.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -50,18 +50,14 @@ from torch import nn
 
 from baselines.label_maps import dominant_border_label
 from baselines.object_tensors import load_object_tensors, resize_images
-from baselines.training_run import (
-    RunState,
-    choose_preset,
-    pick_device,
-    read_checkpoint,
-    resume_payload,
-    run_training,
-    seed_everything,
-)
+from baselines.single_loop import start_run
 from core.contract import SEGMENT_LABELS, Method, TrainRequest
 from core.errors import UserError
-from data_prep.prepared import load_prepared
+from core.training_run import (
+    pick_device,
+    read_checkpoint,
+    run_training,
+)
 
 NAME = "wnet"
 BRIGHTNESS_SCALE = 255.0  # F(u) in grey levels, the scale σ_I is given in
@@ -215,13 +211,8 @@ class WNetSegmenter(Method):
 
 
 def train(request: TrainRequest) -> Path:
-    config: WNetConfig = choose_preset(PRESETS, request.preset, NAME)
-    prepared = load_prepared(request.data)
-    run = RunState(NAME, request.preset, asdict(config), request.seed, prepared.num_classes,
-                   prepared.num_parents, prepared.fingerprint)
-    payload = resume_payload(Path(request.out), request.resume, run)
-    seed_everything(request.seed)
-    device = pick_device(request.device)
+    begun = start_run(request, PRESETS, NAME)
+    config, prepared, run, payload, device = begun.config, begun.prepared, begun.run, begun.payload, begun.device
     images = load_object_tensors(prepared, config.image_size).images.to(device)
     model = WNetModel(config).to(device).train()
 
@@ -254,8 +245,9 @@ def train(request: TrainRequest) -> Path:
         return {"model": model.state_dict(), "encoder_optimizer": encoder_optimiser.state_dict(),
                 "whole_optimizer": whole_optimiser.state_dict()}
 
-    return run_training(run, out=Path(request.out), total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes)
+    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
+                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
+                        checkpoint_minutes=begun.checkpoint_minutes)
 
 
 def load(checkpoint: Path, device: str | None = None) -> WNetSegmenter:

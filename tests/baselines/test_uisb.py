@@ -3,7 +3,7 @@ per-image independence and seeding, the train/load round trip, and bad input."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -97,7 +97,7 @@ def test_train_load_round_trip_and_bad_input(tiny_prepared, tmp_path) -> None:
     request = TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=3)
     checkpoint = uisb.train(request)
     payload = torch.load(checkpoint, weights_only=True)
-    assert payload["complete"] and payload["config"] == uisb.asdict(uisb.PRESETS["smoke"]) and payload["seed"] == 3
+    assert payload["complete"] and payload["config"] == asdict(uisb.PRESETS["smoke"]) and payload["seed"] == 3
     assert uisb.train(request) == checkpoint                      # resuming a finished run returns it
     method = uisb.load(checkpoint)
     assert method.can("segment") and method.can(SEGMENT_LABELS) and not method.can("cluster")
