@@ -23,6 +23,7 @@ import torch
 
 from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
+from benchmark.launch.options import LaunchOptions, add_launch_arguments, launch_options
 from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import RecordStore, make_records
@@ -53,6 +54,42 @@ class RunContext:
     evaluator: Path | None = None
     inception_weights: Path | None = None
     protocol: protocols.Protocol = protocols.PROTOCOLS[protocols.DEFAULT]
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """One cell of the grid: one method (or Table 3 variant) at one seed, and the tasks scored on it."""
+
+    method: str
+    variant: str | None
+    seed: int
+    tasks: tuple[str, ...]
+    checkpoint: Path | None = None   # a given --checkpoint (scored as it is, never trained)
+
+
+def plan_cells(score_tasks: list[str], names: list[str], variants: tuple[str, ...], seeds: list[int],
+               ablation: bool, checkpoints: dict[str, Path] | None = None) -> list[PlannedCell]:
+    """The grid in the order ``bench run`` works through it: per seed, every method, then Table 3's rows."""
+    cells = []
+    for seed in seeds:
+        if score_tasks:
+            cells += [PlannedCell(name, None, seed, tuple(score_tasks), (checkpoints or {}).get(name))
+                      for name in names]
+        if ablation:
+            cells += [PlannedCell("onegan", variant, seed, ALL_TASKS) for variant in variants]
+    return cells
+
+
+def cell_fields(ctx: RunContext, name: str, variant: str | None, seed: int) -> dict:
+    """The record fields that identify a cell (``RecordStore.cell_key`` but the task)."""
+    return {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
+            "seed": seed, "preset": scale_label(ctx, variant), "protocol": ctx.protocol.tag}
+
+
+def supported_tasks(ctx: RunContext, name: str, tasks: list[str] | tuple[str, ...]) -> list[str]:
+    """The tasks of ``tasks`` that method ``name`` is scored on under the run's protocol."""
+    return [t for t in tasks if (name.startswith("external:") or t in METHODS[name].tasks)
+            and ctx.protocol.defines(t)]
 
 
 def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
@@ -116,11 +153,9 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
 
     Returns what the figures may be drawn from: the method scored now, or the checkpoint its recorded
     cells were scored with (None when there is neither)."""
-    supported = [t for t in tasks if (name.startswith("external:") or t in METHODS[name].tasks)
-                 and ctx.protocol.defines(t)]
-    scale = scale_label(ctx, variant)
-    base = {"method": name, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "seed": seed, "preset": scale, "protocol": ctx.protocol.tag}
+    supported = supported_tasks(ctx, name, tasks)
+    base = cell_fields(ctx, name, variant, seed)
+    scale = base["preset"]
     title = f"{title_of(name, variant)} seed {seed}"
     with ctx.store.claim(base, title):
         todo = [t for t in supported if ctx.force or not ctx.store.is_done({**base, "task": t})]
@@ -193,8 +228,12 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         device: str | None = None, evaluator: str | Path | None = None,
         checkpoints: dict[str, Path] | None = None, figures: bool = True,
         inception_weights: str | Path | None = None, ablation_preset: str | None = None,
-        protocol: str = protocols.DEFAULT, ablations: str | None = None) -> list[dict]:
-    """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``."""
+        protocol: str = protocols.DEFAULT, ablations: str | None = None,
+        launcher: LaunchOptions | None = None) -> list[dict]:
+    """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``.
+
+    ``launcher`` (``benchmark.launch``): run the cells not yet done as jobs (Slurm or local processes)
+    instead of one after another in this process; None runs them here."""
     run_preset = get_preset(preset, ablation_preset)
     variants = parse_ablations(ablations)
     work = Path(work)
@@ -206,19 +245,27 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     if unknown:
         raise UserError(f"unknown task {unknown[0]!r}; choose generation, segmentation, clustering, ablation or all")
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
+    device_given = device is not None  # launched cells pick their own device where they run
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     scoring = protocols.get(protocol)
     skipped = [t for t in tasks if t in ALL_TASKS and not scoring.defines(t)]
     if skipped:
         print(f"protocol {scoring.tag} defines no {', '.join(skipped)} scores: skipped")
     tasks = [t for t in tasks if t == "ablation" or scoring.defines(t)]
+    names = parse_methods(methods)
+    cells = plan_cells([t for t in tasks if t in ALL_TASKS], names, variants, seed_list, "ablation" in tasks,
+                       checkpoints)
+    if launcher is not None and launcher.dry_run:
+        from benchmark.launch.submit import print_plan
+
+        print_plan(run_preset, cells, launcher, dataset, scoring)  # plans only: nothing prepared, trained or submitted
+        return []
     ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force,
                      protocol=scoring)
     if inception_weights is not None:
         from benchmark.features.inception import resolve_weights
 
         ctx.inception_weights = resolve_weights(inception_weights)  # fails early, naming the file
-    names = parse_methods(methods)
     needs_generation = scoring.defines("generation") and ("generation" in tasks or "ablation" in tasks)
     if needs_generation or "kmeans-features" in names:
         ctx.evaluator = ensure_evaluator(ctx, Path(evaluator) if evaluator else None)
@@ -226,17 +273,17 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         from benchmark.tasks.generation import evaluate_dataset_reference
 
         evaluate_dataset_reference(ctx)
-    score_tasks = [t for t in tasks if t in ALL_TASKS]
+    if launcher is not None and launcher.kind != "inprocess":
+        from benchmark.launch.submit import launch
+
+        if not launch(ctx, cells, launcher, device_given=device_given):
+            return ctx.store.load()  # --no-wait: submitted; `bench status` follows the cells
+        ctx.force = False  # every cell is recorded now: the pass below only gathers the figures' sources
     figure_sources: dict[str, FigureSource] = {}  # the first seed's scored models, by method
-    for seed in seed_list:
-        if score_tasks:
-            for name in names:
-                source = evaluate_cells(ctx, name, None, score_tasks, seed, (checkpoints or {}).get(name))
-                if source is not None:
-                    figure_sources.setdefault(name, source)
-        if "ablation" in tasks:
-            for variant in variants:
-                evaluate_cells(ctx, "onegan", variant, list(ALL_TASKS), seed)
+    for cell in cells:
+        source = evaluate_cells(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
+        if source is not None and cell.variant is None:
+            figure_sources.setdefault(cell.method, source)
     records = ctx.store.load()
     print(summary_table(records, ctx.prepared.fingerprint))
     if figures:
@@ -272,6 +319,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="only these Table 3 rows (comma list of reference, "
                              f"{', '.join(ABLATION_VARIANTS)}); processes on different rows may share --out")
     parser.add_argument("--no-figures", action="store_true")
+    add_launch_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -285,5 +333,6 @@ def main(args: argparse.Namespace) -> int:
         out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
         checkpoints=checkpoints, figures=not args.no_figures,
         inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"),
-        ablation_preset=args.ablation_preset, protocol=args.protocol, ablations=args.ablations)
+        ablation_preset=args.ablation_preset, protocol=args.protocol, ablations=args.ablations,
+        launcher=launch_options(args))
     return 0

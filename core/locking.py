@@ -66,6 +66,23 @@ def path_lock(target: str | os.PathLike, doing: str, *, wait_message: str | None
         os.close(fd)
 
 
+def is_held(target: str | os.PathLike) -> bool:
+    """Whether a live process holds ``target``'s lock now (a probe: takes and drops it at once when free)."""
+    lock_file = lock_path_for(target)
+    if not lock_file.exists():
+        return False
+    fd = os.open(lock_file, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def is_main_process() -> bool:
     """Rank 0 (or no torchrun): the process that takes a run's locks (the other ranks follow it)."""
     return os.environ.get("RANK", "0") == "0"
