@@ -24,6 +24,7 @@ import torch
 from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
 from benchmark.launch.options import LaunchOptions, add_launch_arguments, launch_options
+from benchmark.launch.status import print_status, remember_plan
 from benchmark.methods import METHODS, obtain_method, parse_methods, title_of
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import RecordStore, make_records
@@ -255,13 +256,21 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     names = parse_methods(methods)
     cells = plan_cells([t for t in tasks if t in ALL_TASKS], names, variants, seed_list, "ablation" in tasks,
                        checkpoints)
-    if launcher is not None and launcher.dry_run:
-        from benchmark.launch.submit import print_plan
+    if launcher is not None and launcher.kind != "status":
+        from benchmark.launch.submit import before_preparing
 
-        print_plan(run_preset, cells, launcher, dataset, scoring)  # plans only: nothing prepared, trained or submitted
-        return []
+        if before_preparing(run_preset, cells, launcher, dataset, scoring):  # --dry-run: printed the plan
+            return []
+    status_only = launcher is not None and launcher.kind == "status"
+    if not status_only:
+        remember_plan(out, {"task": task, "dataset": dataset, "methods": methods, "preset": preset, "seeds": seeds,
+                            "work": str(work), "ablation_preset": ablation_preset, "protocol": protocol,
+                            "ablations": ablations})
     ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force,
                      protocol=scoring)
+    if status_only:  # bench status: where each planned cell stands, nothing run
+        launcher.status_counts.update(print_status(ctx, cells))
+        return ctx.store.load()
     if inception_weights is not None:
         from benchmark.features.inception import resolve_weights
 

@@ -168,8 +168,8 @@ def cell_state(ctx: RunContext, cell: PlannedCell, slurm: dict[str, str] | None)
     log = entry.get("stderr")
     job = entry.get("job_id")
     run_dir = _request(ctx, cell.method, cell.variant, cell.seed).out
-    if tasks and all(ctx.store.is_done({**base, "task": t}) for t in tasks) and not ctx.force:
-        return CellState(cell, name, "done", ", ".join(tasks))
+    if all(ctx.store.is_done({**base, "task": t}) for t in tasks) and not ctx.force:
+        return CellState(cell, name, "done", ", ".join(tasks) or "nothing to score")
     if is_held(ctx.store.claim_target(base)):
         where = f"job {job}, " if job and entry.get("state") == "running" else ""
         return CellState(cell, name, "running", where + training_detail(run_dir), log)

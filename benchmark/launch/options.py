@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import UserError
 
-LAUNCHERS = ("inprocess", "local", "slurm")
+LAUNCHERS = ("inprocess", "local", "slurm")  # (and "status": bench status plans the grid, runs nothing)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class LaunchOptions:
     wait: bool = True
     dry_run: bool = False
     poll_s: float = 5.0
+    status_counts: Counter | None = None  # kind "status" (bench status): filled with the count per state
 
     def resources(self, methods: list[str], preset: str) -> CellResources:
         """The grid's defaults with the command line's overrides applied."""
@@ -126,6 +128,7 @@ def add_launch_arguments(parser: argparse.ArgumentParser, train: bool = False) -
     group.add_argument("--log-dir", type=Path, default=None,
                        help="job logs and submitit files (default: <out>/jobs)")
     group.add_argument("--no-wait", action="store_true", help="return after submitting (follow with bench status)")
+    group.add_argument("--poll-s", type=float, default=5.0, help=argparse.SUPPRESS)  # the tests poll faster
     if not train:
         group.add_argument("--dry-run", action="store_true",
                            help="print the plan: each cell, its resources and a GPU-hour estimate; submit nothing")
@@ -144,4 +147,4 @@ def launch_options(args: argparse.Namespace) -> LaunchOptions | None:
     return LaunchOptions(kind=args.launcher, partition=args.partition, time_min=args.time_limit, gpus=args.gpus,
                          cpus=args.cpus, mem_gb=args.mem, parallel=args.parallel, tasks_per_node=args.tasks_per_node,
                          nodes=args.nodes, sbatch=parse_sbatch_flags(args.sbatch), log_dir=args.log_dir,
-                         wait=not args.no_wait, dry_run=dry_run)
+                         wait=not args.no_wait, dry_run=dry_run, poll_s=args.poll_s)

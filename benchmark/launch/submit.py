@@ -134,6 +134,33 @@ def submit_jobs(executor: submitit.AutoExecutor, callables: list) -> list[submit
     return jobs
 
 
+def before_preparing(preset: RunPreset, cells: list[PlannedCell], options: LaunchOptions, dataset: str,
+                     protocol: protocols.Protocol) -> bool:
+    """``--dry-run``: print the plan and return True. Otherwise check, before anything is prepared or
+    trained, that Slurm can take the jobs: its commands are there, the controller answers, the
+    partition exists."""
+    if options.dry_run:
+        print_plan(preset, cells, options, dataset, protocol)
+        return True
+    if options.kind == "slurm":
+        if shutil.which("sbatch") is None or shutil.which("squeue") is None:
+            raise UserError("sbatch/squeue not found on PATH: Slurm's client commands are not installed here "
+                            "(--launcher local runs the same jobs as local processes)")
+        slurm_jobs()  # a controller that does not answer fails here, in one line
+        if options.partition:
+            check_partition(options.partition)
+    return False
+
+
+def check_partition(partition: str) -> None:
+    """A UserError naming the partitions there are when Slurm has no ``partition``."""
+    import subprocess
+
+    known = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=60).stdout.split()
+    if partition not in known:
+        raise UserError(f"Slurm has no partition {partition!r}; there are: {', '.join(known) or 'none'}")
+
+
 # ---- bench run --launcher ------------------------------------------------------------------------
 
 def _states(ctx: RunContext, cells: list[PlannedCell], kind: str) -> list[CellState]:
@@ -158,9 +185,6 @@ def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, de
     unless ``--no-wait``. Returns True when every cell is recorded (False after ``--no-wait``); a cell
     that failed is reported (error line, log) and raises a UserError naming how many."""
     kind = options.kind
-    if kind == "slurm" and shutil.which("squeue") is None:
-        raise UserError("squeue/sbatch not found on PATH: Slurm's client commands are not installed here "
-                        "(--launcher local runs the same jobs as local processes)")
     states = _states(ctx, cells, kind)
     todo = [s for s in states if s.needs_submitting]
     for state in states:
