@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from core.atomic import append_jsonl, atomic_path, read_jsonl
 from core.checkpoint_file import MethodCheckpointError, load_method_checkpoint
+from core.tensorboard_log import RunBoard
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "losses.jsonl"
@@ -144,6 +145,8 @@ def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[s
         return PhaseResult(done, False)
     stopped_early = False
     saved_at = done
+    board = RunBoard(log_path.parent, start_step=done, part=phase)  # TensorBoard: losses by name, it/s
+    board.start_timing(done)
     with tqdm(total=total, initial=done, desc=phase, unit="it", dynamic_ncols=True, leave=False) as bar:
         for iteration in range(done, total):
             started = time.monotonic()
@@ -156,6 +159,7 @@ def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[s
                           "seconds_per_iteration": round(time.monotonic() - started, 4)}
                 record.update({k: round(float(v), 5) for k, v in losses.items()})
                 append_jsonl(log_path, record)
+                board.scalars(completed, losses)
                 bar.set_postfix({k: f"{float(v):.3f}" for k, v in list(losses.items())[:4]})
             if completed % checkpoint_every == 0:
                 save()
@@ -163,6 +167,7 @@ def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[s
             if deadline.expired() and completed < total:
                 stopped_early = True
                 break
+    board.close()
     if saved_at != completed:
         save()
     return PhaseResult(completed, stopped_early)

@@ -27,6 +27,7 @@ from baselines.gan_training import (  # noqa: F401 - re-exported for the trainer
 )
 from core.errors import UserError
 from core.provenance import git_commit
+from core.tensorboard_log import RunBoard
 
 PresetT = TypeVar("PresetT")
 
@@ -108,20 +109,25 @@ def run_training(run: RunState, *, out: Path, total_steps: int, step: Callable[[
         return path
     bar = tqdm(range(run.step, total_steps), desc=run.method, initial=run.step, total=total_steps,
                leave=False, mininterval=2.0)
+    board = RunBoard(out, start_step=run.step)  # TensorBoard: the losses every 10 steps, it/s
+    board.start_timing(run.step)
     for i in bar:
         losses = step(i)
         run.step = i + 1
         run.losses = {k: round(float(v), 5) for k, v in losses.items()}
         if i % 10 == 0:
             bar.set_postfix(run.losses, refresh=False)
+            board.scalars(run.step, run.losses)
         out_of_time = max_minutes is not None and time.monotonic() - start > 60.0 * max_minutes
         if out_of_time:
             bar.close()
+            board.close()
             save(False)
             return path
         if run.step % checkpoint_every == 0 and run.step < total_steps:
             save(False)
     bar.close()
+    board.close()
     save(True)
     return path
 

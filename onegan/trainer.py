@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.utils import save_image
+from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from core.atomic import append_jsonl, atomic_path, read_jsonl, write_json_atomic
 from core.errors import UserError
 from core.provenance import compute_environment
+from core.tensorboard_log import RunBoard
 from data_prep.prepared import Prepared
 from onegan import losses
 from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint
@@ -158,7 +159,7 @@ class Trainer:
             return
         import json
 
-        kept = [r for r in read_jsonl(log) if r.get("iteration", 0) < self.iteration]
+        kept = [r for r in read_jsonl(log) if r.get("iteration", 0) <= self.iteration]  # line t: after step t
         with atomic_path(log) as tmp:
             tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
@@ -387,6 +388,7 @@ class Trainer:
                     to_unit_range(gen.background)]
             directory = self.out / SAMPLES_DIR
             self._save_grid(torch.cat(rows), directory / f"generation_{self.iteration:07d}.png")
+            self._board_grid("generation", torch.cat(rows))
             objects = self.streams.fixed_objects(_SAMPLE_COUNT)
             real = to_model_range(objects["image"].to(self.device), cfg.image_size)
             rec = self.model.reconstruct(real, inference_mixup_weights(real.shape[0], cfg, self.device), sample=False)
@@ -395,8 +397,14 @@ class Trainer:
             rows = [to_unit_range(real), to_unit_range(rec.image), to_unit_range(rec.foreground),
                     to_unit_range(rec.background), gt_mask.expand(-1, 3, -1, -1), rec.mask.expand(-1, 3, -1, -1)]
             self._save_grid(torch.cat(rows), directory / f"reconstruction_{self.iteration:07d}.png")
+            self._board_grid("reconstruction", torch.cat(rows))
         finally:
             self.model.train()
+
+    def _board_grid(self, name: str, images: torch.Tensor) -> None:
+        board = getattr(self, "board", None)  # set by run(): samples drawn outside it go to PNG only
+        if board is not None:
+            board.image_grid(self.iteration, name, make_grid(images.float().cpu(), nrow=_SAMPLE_COUNT, padding=1))
 
     @staticmethod
     def _save_grid(images: torch.Tensor, path: Path) -> None:
@@ -416,6 +424,8 @@ class Trainer:
         if self.iteration >= total:
             return self.checkpoint_path
         start_time = time.monotonic()
+        self.board = RunBoard(self.out, start_step=self.iteration, enabled=self.group.is_main)  # TensorBoard
+        self.board.start_timing(self.iteration)
         bar = tqdm(total=total, initial=self.iteration, desc=f"onegan {cfg.preset_name}", dynamic_ncols=True,
                    disable=not (self.progress and self.group.is_main))
         try:
@@ -440,6 +450,7 @@ class Trainer:
                     break
         finally:
             bar.close()
+            self.board.close()
         return self.checkpoint_path
 
     def _log(self, values: dict[str, float], elapsed: float) -> None:
@@ -449,3 +460,5 @@ class Trainer:
                   "paths": list(self.schedule.active_paths(self.iteration - 1)), "seconds": round(elapsed, 2),
                   **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
         append_jsonl(self.out / LOSS_LOG, record)
+        if getattr(self, "board", None) is not None:
+            self.board.scalars(self.iteration, values, phase=record["phase"])
