@@ -26,6 +26,9 @@ MEM_MB=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 $SUDO tee /etc/slurm/slurm.conf >/dev/null <<CONF
 ClusterName=local
 SlurmctldHost=$HOST
+# A requeued job (preemption, time limit) waits cred_expire + 1 s before it may start again (default
+# 120 s): short here so the tests' preemption round trip takes seconds.
+AuthInfo=cred_expire=10
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
 ReturnToService=2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.launching import add_launch_arguments, launch_options
 from onegan.config import ABLATIONS, PRECISIONS, PRESETS
 
 
@@ -25,6 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="fp32 (default) or bf16 autocast (CPU and CUDA alike; weights and losses stay fp32)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    add_launch_arguments(parser, train=True)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -35,6 +37,11 @@ def main(args: argparse.Namespace) -> int:
     request = TrainRequest(data=args.data, out=args.out, preset=args.preset, seed=args.seed, resume=args.resume,
                            device=args.device, max_minutes=args.max_minutes, iterations=args.iterations,
                            ablation=args.ablation, batch_size=args.batch_size, precision=args.precision)
+    launcher = launch_options(args)
+    if launcher is not None:  # a Slurm (or local) job of --tasks-per-node data-parallel ranks
+        from onegan.train_job import launch_training
+
+        return launch_training(request, launcher)
     with main_process_lock(args.out, "training OneGAN"):  # rank 0 only: torchrun's ranks train together
         path = train(request)
     print(f"onegan: checkpoint {path}")

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ from pathlib import Path
 from benchmark.run import PlannedCell, RunContext, _request, cell_fields, supported_tasks
 from benchmark.training_progress import checkpoint_progress
 from core.atomic import read_jsonl, write_json_atomic
-from core.errors import UserError
 from core.locking import is_held
 
 JOBS_DIR = "jobs"
@@ -58,28 +56,6 @@ def update_entry(out: Path, name: str, **fields) -> dict:
 
 
 # ---- what the scheduler says ----------------------------------------------------------------------
-
-def slurm_jobs() -> dict[str, str]:
-    """Every job (array tasks one by one) the Slurm controller knows: id -> state (PENDING, RUNNING, ...).
-    A UserError when ``squeue`` is missing or the controller does not answer."""
-    try:
-        done = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, timeout=60)
-    except FileNotFoundError:
-        raise UserError("squeue not found: Slurm's client commands are not installed on this machine "
-                        "(--launcher local runs the same jobs as local processes)") from None
-    except subprocess.TimeoutExpired:
-        raise UserError("squeue did not answer in 60 s: the Slurm controller is overloaded or down") from None
-    if done.returncode != 0:
-        lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
-        raise UserError(f"Slurm does not answer (squeue: {lines[-1] if lines else done.returncode}); is slurmctld "
-                        "running? (.ci/slurm-up.sh starts a one-node cluster)")
-    jobs = {}
-    for line in done.stdout.splitlines():
-        job, _, state = line.strip().partition("|")
-        if job:
-            jobs[job] = state
-    return jobs
-
 
 def local_job_alive(job_id: str) -> bool:
     """A local (submitit LocalExecutor) job's id is its controller's pid: alive unless gone or a zombie."""

@@ -33,8 +33,9 @@ def remember_plan(out: str | Path, arguments: dict) -> None:
 
 def print_status(ctx, cells) -> Counter:
     """One line per cell of the grid (``ctx``: its RunContext), then returns the count per state."""
-    from benchmark.launch.cells import cell_state, slurm_jobs
+    from benchmark.launch.cells import cell_state
     from benchmark.launch.submit import _say
+    from core.launching import slurm_jobs
 
     slurm = None
     if shutil.which("squeue"):

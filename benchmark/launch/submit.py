@@ -11,7 +11,6 @@ trainers save one at the next step boundary when signalled, ``core/training_run.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 import time
@@ -22,13 +21,14 @@ from types import SimpleNamespace
 import submitit
 
 from benchmark import protocols
-from benchmark.launch.cells import JOBS_DIR, CellState, cell_state, slurm_jobs, update_entry
+from benchmark.launch.cells import JOBS_DIR, CellState, cell_state, update_entry
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
-from benchmark.launch.options import CellResources, LaunchOptions
+from benchmark.launch.options import LaunchOptions, grid_resources
 from benchmark.methods import title_of
 from benchmark.presets import RunPreset
 from benchmark.run import PlannedCell, RunContext, scale_label, supported_tasks
 from core.errors import UserError
+from core.launching import make_executor, preflight, slurm_jobs, submit_jobs
 
 
 @dataclass(frozen=True)
@@ -99,41 +99,6 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"[:300]
 
 
-# ---- the executor ---------------------------------------------------------------------------------
-
-def make_executor(kind: str, folder: Path, resources: CellResources, options: LaunchOptions,
-                  name: str) -> submitit.AutoExecutor:
-    """submitit's executor for ``kind`` (slurm / local) with the cells' resources."""
-    if kind == "slurm" and shutil.which("sbatch") is None:
-        raise UserError("sbatch not found on PATH: Slurm's client commands are not installed here "
-                        "(--launcher local runs the same jobs as local processes)")
-    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=kind)
-    params: dict = {"timeout_min": resources.time_min, "gpus_per_node": resources.gpus * options.tasks_per_node,
-                    "tasks_per_node": options.tasks_per_node, "nodes": options.nodes, "name": name}
-    if kind == "slurm":
-        params.update(cpus_per_task=resources.cpus, mem_gb=resources.mem_gb,
-                      slurm_array_parallelism=options.parallel)
-        if options.partition:
-            params["slurm_partition"] = options.partition
-        if options.sbatch:
-            params["slurm_additional_parameters"] = dict(options.sbatch)
-    executor.update_parameters(**params)
-    return executor
-
-
-def submit_jobs(executor: submitit.AutoExecutor, callables: list) -> list[submitit.Job]:
-    """Submit the callables as one job array; Slurm's refusal becomes one line."""
-    try:
-        with executor.batch():
-            jobs = [executor.submit(c) for c in callables]
-    except Exception as err:  # submitit raises its own FailedJobError / subprocess errors with sbatch's text
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-        said = next((ln for ln in lines if "error" in ln.lower() and "sbatch" in ln.lower()),
-                    lines[-1] if lines else "")
-        raise UserError(f"the job array was refused: {said[:300]}") from None
-    return jobs
-
-
 def before_preparing(preset: RunPreset, cells: list[PlannedCell], options: LaunchOptions, dataset: str,
                      protocol: protocols.Protocol) -> bool:
     """``--dry-run``: print the plan and return True. Otherwise check, before anything is prepared or
@@ -142,23 +107,8 @@ def before_preparing(preset: RunPreset, cells: list[PlannedCell], options: Launc
     if options.dry_run:
         print_plan(preset, cells, options, dataset, protocol)
         return True
-    if options.kind == "slurm":
-        if shutil.which("sbatch") is None or shutil.which("squeue") is None:
-            raise UserError("sbatch/squeue not found on PATH: Slurm's client commands are not installed here "
-                            "(--launcher local runs the same jobs as local processes)")
-        slurm_jobs()  # a controller that does not answer fails here, in one line
-        if options.partition:
-            check_partition(options.partition)
+    preflight(options)
     return False
-
-
-def check_partition(partition: str) -> None:
-    """A UserError naming the partitions there are when Slurm has no ``partition``."""
-    import subprocess
-
-    known = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=60).stdout.split()
-    if partition not in known:
-        raise UserError(f"Slurm has no partition {partition!r}; there are: {', '.join(known) or 'none'}")
 
 
 # ---- bench run --launcher ------------------------------------------------------------------------
@@ -192,7 +142,7 @@ def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, de
             print(_say(state))
     if todo:
         folder = Path(options.log_dir or ctx.store.out_dir / JOBS_DIR)
-        resources = options.resources([s.cell.method for s in todo], ctx.preset.name)
+        resources = options.with_defaults(grid_resources([s.cell.method for s in todo], ctx.preset.name))
         executor = make_executor(kind, folder, resources, options, name=f"bench-{ctx.preset.name}")
         specs = [CellSpec(ctx.preset, ctx.prepared.root, ctx.work.absolute(), ctx.store.out_dir.absolute(), ctx.force,
                           ctx.device if device_given else None, ctx.evaluator, ctx.inception_weights,
@@ -240,7 +190,7 @@ def wait_for(ctx: RunContext, cells: list[PlannedCell], kind: str, poll_s: float
 def print_plan(preset: RunPreset, cells: list[PlannedCell], options: LaunchOptions, dataset: str,
                protocol: protocols.Protocol) -> None:
     """Each cell, its resources and its estimated GPU-hours, and the grid's total (nothing submitted)."""
-    resources = options.resources([c.method for c in cells], preset.name)
+    resources = options.with_defaults(grid_resources([c.method for c in cells], preset.name))
     shim = SimpleNamespace(preset=preset, protocol=protocol)  # what scale_label / supported_tasks read
     speed = measured_speed()
     rate = "no measured throughput in this installation" if speed is None else (

@@ -59,7 +59,7 @@ def test_bad_launcher_flags(tmp_path, capsys, flags, said):
 
 
 def test_sbatch_flags_parse():
-    from benchmark.launch.options import parse_sbatch_flags
+    from core.launching import parse_sbatch_flags
 
     assert parse_sbatch_flags("--account=abc --qos high --exclusive --gres=gpu:2") == {
         "account": "abc", "qos": "high", "exclusive": True, "gres": "gpu:2"}
