@@ -24,7 +24,7 @@ from benchmark import protocols
 from benchmark.launch.cells import JOBS_DIR, CellState, cell_state, update_entry
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
 from benchmark.launch.options import LaunchOptions, grid_resources
-from benchmark.methods import title_of
+from benchmark.methods import BUILDERS, title_of
 from benchmark.presets import RunPreset
 from benchmark.run import PlannedCell, RunContext, scale_label, supported_tasks
 from core.errors import UserError
@@ -200,8 +200,8 @@ def print_plan(preset: RunPreset, cells: list[PlannedCell], options: LaunchOptio
           f"one job array, {options.parallel} at once")
     print(f"resources per cell: {resources.describe()}; partition {options.partition or '(default)'}"
           + (f"; sbatch {options.sbatch}" if options.sbatch else ""))
-    print(f"GPU-hours: {rate}")
-    total, unestimated = 0.0, 0
+    print(f"GPU-hours of training (scoring not included): {rate}")
+    total, estimated, unestimated = 0.0, 0, 0
     for cell in cells:
         hours = None
         if cell.method == "onegan" and cell.checkpoint is None:
@@ -216,10 +216,15 @@ def print_plan(preset: RunPreset, cells: list[PlannedCell], options: LaunchOptio
         if hours is None:
             unestimated += 1
         else:
-            total += hours
-        shown = "n/a (no measured throughput)" if hours is None else f"{hours:.4g} GPU-h"
+            total, estimated = total + hours, estimated + 1
+        if hours is None and cell.method in BUILDERS:
+            shown = "no training (scoring only)"
+            unestimated -= 1
+        else:
+            shown = "n/a (no measured throughput)" if hours is None else f"{hours:.4g} GPU-h"
         tasks = ", ".join(supported_tasks(shim, cell.method, cell.tasks)) or "nothing to score"
         print(f"  {title_of(cell.method, cell.variant):<28} seed {cell.seed}  [{scale_label(shim, cell.variant)}]  "
               f"{tasks}  {shown}")
-    print(f"total: {total:.4g} GPU-h over {len(cells) - unestimated} OneGAN cells"
-          + (f"; {unestimated} cells without an estimate (baselines: no throughput measured)" if unestimated else ""))
+    print(f"total: {total:.4g} GPU-h of training over {estimated} OneGAN cells"
+          + (f"; {unestimated} trained baseline cells without an estimate (no throughput measured)"
+             if unestimated else ""))
