@@ -48,13 +48,13 @@ def test_usr2_requeues_and_resumes_to_the_uninterrupted_weights(slurm_cluster, i
     submitted = bench(*args, "--no-wait")
     assert submitted.returncode == 0, submitted.stderr[-3000:]
     assert "submitted 1 cell(s)" in submitted.stdout
-    again = bench(*args, "--no-wait")  # queued or running: never submitted twice
-    assert again.returncode == 0 and "nothing to submit" in again.stdout, again.stdout + again.stderr
     job = _job(out)
     # Past the first checkpoint (iteration 10 of 30), well before the end: Slurm's warning signal.
     wait_until(lambda: 10 <= _trained_iterations(work) < 25, 120, "OneGAN to train past iteration 10", every=0.1)
     signalled = subprocess.run(["scancel", "--signal=USR2", job], capture_output=True, text=True)
     assert signalled.returncode == 0, signalled.stderr
+    again = bench(*args, "--no-wait")  # requeued (queued) or running again: never submitted twice
+    assert again.returncode == 0 and "nothing to submit" in again.stdout, again.stdout + again.stderr
     finished = bench(*args)  # waits for the requeued job; submits nothing
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "nothing to submit" in finished.stdout
