@@ -63,3 +63,17 @@ def test_sbatch_flags_parse():
 
     assert parse_sbatch_flags("--account=abc --qos high --exclusive --gres=gpu:2") == {
         "account": "abc", "qos": "high", "exclusive": True, "gres": "gpu:2"}
+
+
+def test_a_filesystem_without_working_locks(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import core.locking
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(core.locking.fcntl, "flock", no_locks)
+    argv = ["run", *GRID, "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--launcher", "local"]
+    _one_line_error(capsys, argv, "cannot lock", "No locks available", "working flock locks")
+    assert not (tmp_path / "out" / "records.jsonl").exists()
