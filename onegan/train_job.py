@@ -78,7 +78,7 @@ def launch_training(request: TrainRequest, options: LaunchOptions) -> int:
         raise UserError(f"job {job.job_id} ended without a result (killed? out of memory?); log "
                         f"{str(job.paths.stderr).replace('%t', '0')}; rerun to resume from its checkpoint")
     try:
-        path = job.result()[0] if isinstance(job.result(), list) else job.result()
+        path = job.results()[0]  # one result per task; rank 0's names the checkpoint
     except Exception as err:  # the job's own exception, re-raised by submitit with its traceback
         last = [ln for ln in str(err).strip().splitlines() if ln.strip()]
         raise UserError(f"job {job.job_id} failed: {last[-1] if last else err}; log "
