@@ -83,8 +83,8 @@ def parse_sbatch_flags(text: str | None) -> dict[str, str | bool]:
 def add_launch_arguments(parser: argparse.ArgumentParser, train: bool = False) -> None:
     group = parser.add_argument_group("launching on a cluster (docs/cluster.md)")
     group.add_argument("--launcher", choices=LAUNCHERS, default="inprocess",
-                       help="inprocess (default): here, one cell after another; slurm: one job array through "
-                            "submitit; local: the same jobs as local processes")
+                       help="inprocess (default): in this process; slurm: Slurm jobs through submitit (bench run: "
+                            "one job array of the grid's cells); local: the same jobs as local processes")
     group.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's default)")
     group.add_argument("--time-limit", type=int, default=None, metavar="MIN",
                        help="minutes per job; a job at its limit checkpoints and is requeued "
@@ -93,11 +93,13 @@ def add_launch_arguments(parser: argparse.ArgumentParser, train: bool = False) -
                                                               "0 at smoke/tiny)")
     group.add_argument("--cpus", type=int, default=None, help="CPUs per task (default: 8 paper, 1 smoke/tiny)")
     group.add_argument("--mem", type=float, default=None, metavar="GB", help="memory per job in GB")
-    group.add_argument("--parallel", type=int, default=8, metavar="N",
-                       help="cells running at once (Slurm array parallelism)")
-    group.add_argument("--tasks-per-node", type=int, default=1, metavar="N",
-                       help="processes per job, each a data-parallel rank (OneGAN; global batch split over them)")
-    group.add_argument("--nodes", type=int, default=1, help="nodes per job (data-parallel OneGAN)")
+    if train:
+        group.add_argument("--tasks-per-node", type=int, default=1, metavar="N",
+                           help="processes per node, each a data-parallel rank (the global batch is split over them)")
+        group.add_argument("--nodes", type=int, default=1, help="nodes of the job")
+    else:
+        group.add_argument("--parallel", type=int, default=8, metavar="N",
+                           help="cells running at once (Slurm array parallelism; local: every cell at once)")
     group.add_argument("--sbatch", default=None, metavar="FLAGS",
                        help="extra sbatch flags, e.g. \"--account=abc --qos=high\"")
     group.add_argument("--log-dir", type=Path, default=None,
@@ -115,16 +117,14 @@ def launch_options(args: argparse.Namespace) -> LaunchOptions | None:
     if args.launcher == "inprocess" and not dry_run:
         return None
     for name in ("parallel", "tasks_per_node", "nodes"):
-        if getattr(args, name) < 1:
+        if getattr(args, name, 1) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if hasattr(args, "dry_run") and args.tasks_per_node * args.nodes > 1:  # bench run (not bench train)
-        raise UserError("bench run runs one task per cell; several data-parallel tasks train one run: "
-                        "bench train --launcher slurm --tasks-per-node N")
     if args.time_limit is not None and args.time_limit < 1:
         raise UserError(f"--time-limit is in minutes and must be at least 1, got {args.time_limit}")
     return LaunchOptions(kind=args.launcher, partition=args.partition, time_min=args.time_limit, gpus=args.gpus,
-                         cpus=args.cpus, mem_gb=args.mem, parallel=args.parallel, tasks_per_node=args.tasks_per_node,
-                         nodes=args.nodes, sbatch=parse_sbatch_flags(args.sbatch), log_dir=args.log_dir,
+                         cpus=args.cpus, mem_gb=args.mem, parallel=getattr(args, "parallel", 1),
+                         tasks_per_node=getattr(args, "tasks_per_node", 1), nodes=getattr(args, "nodes", 1),
+                         sbatch=parse_sbatch_flags(args.sbatch), log_dir=args.log_dir,
                          wait=not args.no_wait, dry_run=dry_run, poll_s=args.poll_s)
 
 
