@@ -55,6 +55,10 @@ def test_usr2_requeues_and_resumes_to_the_uninterrupted_weights(slurm_cluster, i
     assert signalled.returncode == 0, signalled.stderr
     again = bench(*args, "--no-wait")  # requeued (queued) or running again: never submitted twice
     assert again.returncode == 0 and "nothing to submit" in again.stdout, again.stdout + again.stderr
+    status = bench("status", "--out", str(out))  # requeued: queued (start delay) or running again
+    line = next(ln.strip() for ln in status.stdout.splitlines() if ln.strip().startswith("OneGAN seed 0"))
+    assert line.startswith((f"OneGAN seed 0: queued (job {job}", f"OneGAN seed 0: running (job {job}",
+                            "OneGAN seed 0: done")), line
     finished = bench(*args)  # waits for the requeued job; submits nothing
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "nothing to submit" in finished.stdout
