@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GRID
+from slurm_helpers import GRID
 
 from benchmark.cli import main
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import torch
-from conftest import GRID, bench, recorded_values, registry, wait_until
+from slurm_helpers import GRID, bench, recorded_values, registry, wait_until
 
 from onegan.checkpoint import load_checkpoint
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import GRID, bench, recorded_values, registry
+from slurm_helpers import GRID, bench, recorded_values, registry
 
 
 def test_slurm_grid_records_equal_inprocess_and_cells_run_at_once(slurm_cluster, inprocess_grid, tmp_path):

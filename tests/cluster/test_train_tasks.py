@@ -4,7 +4,7 @@ submitit's JobEnvironment, gloo on CPU, train the weights one process trains (te
 from __future__ import annotations
 
 import torch
-from conftest import bench
+from slurm_helpers import bench
 
 from core.contract import TrainRequest
 from data_prep.prepared import load_prepared
