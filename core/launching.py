@@ -93,11 +93,11 @@ def add_launch_arguments(parser: argparse.ArgumentParser, train: bool = False) -
                                                               "0 at smoke/tiny)")
     group.add_argument("--cpus", type=int, default=None, help="CPUs per task (default: 8 paper, 1 smoke/tiny)")
     group.add_argument("--mem", type=float, default=None, metavar="GB", help="memory per job in GB")
-    if train:
-        group.add_argument("--tasks-per-node", type=int, default=1, metavar="N",
-                           help="processes per node, each a data-parallel rank (the global batch is split over them)")
-        group.add_argument("--nodes", type=int, default=1, help="nodes of the job")
-    else:
+    group.add_argument("--tasks-per-node", type=int, default=1, metavar="N",
+                       help="processes per node, each a data-parallel rank of OneGAN's training (the global batch "
+                            "is split over them)" + ("" if train else "; other methods use rank 0 only"))
+    group.add_argument("--nodes", type=int, default=1, help="nodes per job")
+    if not train:
         group.add_argument("--parallel", type=int, default=8, metavar="N",
                            help="cells running at once (Slurm array parallelism; local: every cell at once)")
     group.add_argument("--sbatch", default=None, metavar="FLAGS",

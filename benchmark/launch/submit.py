@@ -62,6 +62,9 @@ class CellJob(submitit.helpers.Checkpointable):
         from data_prep.prepared import load_prepared
 
         spec = self.spec
+        rank = _join_tasks()
+        if rank != 0:  # another data-parallel rank of a OneGAN cell: trains beside rank 0, records nothing
+            return _train_as_rank(spec)
         previous = _entry(spec)
         job_id = _job_id(previous)
         update_entry(spec.out, spec.name, state="running", job_id=job_id, host=socket.gethostname(), pid=os.getpid(),
@@ -79,6 +82,44 @@ class CellJob(submitit.helpers.Checkpointable):
             raise
         update_entry(spec.out, spec.name, state="finished", ended=time.time())
         return spec.name
+
+
+def _join_tasks() -> int:
+    """In a job of several tasks, set the data-parallel rendezvous variables from submitit's view of this
+    task (onegan/train_job.py); returns the global rank (0 outside a job or with one task)."""
+    from onegan.train_job import set_distributed_environment
+
+    try:
+        env = submitit.JobEnvironment()
+    except RuntimeError:
+        return 0
+    if env.num_tasks > 1:
+        set_distributed_environment(env)
+    return env.global_rank
+
+
+def _train_as_rank(spec: CellSpec) -> str:
+    """Rank > 0 of a multi-task cell: OneGAN trains with every rank (rank 0 holds the locks, scores and
+    records); other methods train in one process, so their extra ranks have nothing to do."""
+    import torch
+
+    from benchmark.records import RecordStore
+    from benchmark.run import _request, cell_fields, supported_tasks
+    from data_prep.prepared import load_prepared
+    from onegan.api import train
+
+    cell = spec.cell
+    if cell.method != "onegan" or cell.checkpoint is not None:
+        return spec.name
+    device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    ctx = RunContext(spec.preset, load_prepared(spec.data), spec.work, RecordStore(spec.out), device, spec.force,
+                     protocol=protocols.get(spec.protocol))
+    base = cell_fields(ctx, cell.method, cell.variant, cell.seed)
+    tasks = supported_tasks(ctx, "onegan", cell.tasks)
+    if not spec.force and all(ctx.store.is_done({**base, "task": t}) for t in tasks):
+        return spec.name  # rank 0 finds it recorded too and trains nothing
+    train(_request(ctx, cell.method, cell.variant, cell.seed), progress=False)
+    return spec.name
 
 
 def _entry(spec: CellSpec) -> dict:

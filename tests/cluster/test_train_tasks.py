@@ -4,7 +4,7 @@ submitit's JobEnvironment, gloo on CPU, train the weights one process trains (te
 from __future__ import annotations
 
 import torch
-from slurm_helpers import bench
+from slurm_helpers import GRID, bench, recorded_values
 
 from core.contract import TrainRequest
 from data_prep.prepared import load_prepared
@@ -14,6 +14,7 @@ from onegan.checkpoint import load_checkpoint
 from onegan.trainer import Trainer
 
 ITERATIONS = 6  # smoke rescaled: fake reconstruction from 2, real from 4, so every path runs
+ONEGAN_CELL = [*GRID[:4], "--methods", "onegan", "--seeds", "0", "--no-figures"]
 
 
 def test_two_slurm_tasks_train_the_one_process_model(slurm_cluster, tmp_path):
@@ -41,3 +42,23 @@ def test_two_slurm_tasks_train_the_one_process_model(slurm_cluster, tmp_path):
     initial = Trainer(single.config, prepared, tmp_path / "initial", seed=0, progress=False)
     assert not torch.allclose(initial.model.state_dict()["embeddings.child.weight"],
                               state["model"]["embeddings.child.weight"], atol=1e-4)
+
+
+def test_a_bench_run_cell_of_two_tasks(slurm_cluster, inprocess_grid, tmp_path):
+    """A OneGAN cell of ``bench run`` on 2 Slurm tasks: trained data-parallel (world size 2, the
+    one-process weights within test_ddp's tolerance), scored and recorded once, by rank 0."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    done = bench("run", *ONEGAN_CELL, "--out", str(out), "--work", str(work), "--launcher", "slurm",
+                 "--tasks-per-node", "2", "--poll-s", "0.5")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    (run_dir,) = (work / "checkpoints").glob("*/smoke/seed0/onegan")
+    (reference_dir,) = (inprocess_grid / "work" / "checkpoints").glob("*/smoke/seed0/onegan")
+    state, reference = load_checkpoint(run_dir), load_checkpoint(reference_dir)
+    assert state["world_size"] == 2 and reference["world_size"] == 1 and state["iteration"] == 30
+    for part in ("model", "discriminators"):
+        for key, value in state[part].items():
+            torch.testing.assert_close(value, reference[part][key], rtol=1e-4, atol=1e-5,
+                                       msg=lambda m, k=key, p=part: f"{p}.{k}: 2 tasks vs 1 process: {m}")
+    recorded = recorded_values(out)  # asserts no duplicate record (rank 1 records nothing)
+    expected = {k for k in recorded_values(inprocess_grid / "out") if k[0] == "onegan"}
+    assert set(recorded) == expected
