@@ -262,9 +262,10 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         if before_preparing(run_preset, cells, launcher, dataset, scoring):  # --dry-run: printed the plan
             return []
     status_only = launcher is not None and launcher.kind == "status"
-    if not status_only:
-        remember_plan(out, {"task": task, "dataset": dataset, "methods": methods, "preset": preset, "seeds": seeds,
-                            "work": str(work), "ablation_preset": ablation_preset, "protocol": protocol,
+    if not status_only:  # absolute paths: bench status may run from another directory
+        data_arg = dataset if dataset == "synthetic" else str(Path(dataset).absolute())
+        remember_plan(out, {"task": task, "dataset": data_arg, "methods": methods, "preset": preset, "seeds": seeds,
+                            "work": str(work.absolute()), "ablation_preset": ablation_preset, "protocol": protocol,
                             "ablations": ablations})
     ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force,
                      protocol=scoring)
