@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from core.tensorboard_log import RunBoard
 from core.training_run import (  # noqa: F401 - CHECKPOINT_NAME, load_checkpoint ... re-exported for the baselines
     CHECKPOINT_NAME,
     DEFAULT_CHECKPOINT_MINUTES,
@@ -98,6 +99,8 @@ def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[s
     """
     log = LossLog(log_path)
     started = [0.0]
+    board = RunBoard(log_path.parent, start_step=done, part=phase)  # TensorBoard: losses by name, it/s
+    board.start_timing(done)
 
     def timed_step(iteration: int) -> dict[str, float]:
         started[0] = time.monotonic()
@@ -110,12 +113,16 @@ def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[s
                       "seconds_per_iteration": round(time.monotonic() - started[0], 4)}
             record.update({k: round(float(v), 5) for k, v in losses.items()})
             log.append(record)
+            board.scalars(completed, losses)
             return {k: f"{float(v):.3f}" for k, v in list(losses.items())[:4]}
         return None
 
-    result = run_loop(what=phase, start=done, total=total, step=timed_step, save=lambda _done: save(),
-                      checkpoint_path=save.path, policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes),
-                      deadline=deadline, after_step=after_step)
+    try:
+        result = run_loop(what=phase, start=done, total=total, step=timed_step, save=lambda _done: save(),
+                          checkpoint_path=save.path, policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes),
+                          deadline=deadline, after_step=after_step)
+    finally:
+        board.close()
     return PhaseResult(result.completed, result.stopped_early)
 
 

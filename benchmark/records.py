@@ -87,12 +87,15 @@ class RecordStore:
     def claim(self, cell: dict, title: str) -> Iterator[None]:
         """Hold the lock of one cell (``cell_key``'s fields but the task) while it is trained and scored;
         another process on the same store waits here (saying so), then sees what this one recorded."""
-        key = json.dumps({k: cell.get(k) for k in ("method", "variant", "dataset_fingerprint", "seed", "preset",
-                                                   "protocol")}, sort_keys=True, default=str)
-        name = hashlib.sha1(key.encode()).hexdigest()[:16]
-        with path_lock(self.out_dir / ".cells" / name, f"scoring {title}",
+        with path_lock(self.claim_target(cell), f"scoring {title}",
                        wait_message=f"waiting for {title}: another process is training/scoring it"):
             yield
+
+    def claim_target(self, cell: dict) -> Path:
+        """What ``claim`` locks for ``cell`` (``core.locking.is_held`` tells whether someone works on it)."""
+        key = json.dumps({k: cell.get(k) for k in ("method", "variant", "dataset_fingerprint", "seed", "preset",
+                                                   "protocol")}, sort_keys=True, default=str)
+        return self.out_dir / ".cells" / hashlib.sha1(key.encode()).hexdigest()[:16]
 
     def append(self, records: Iterable[dict]) -> None:
         """Append one task's records together (one write), each stamped with the group's id and size:

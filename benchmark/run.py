@@ -25,6 +25,8 @@ import torch
 
 from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
+from benchmark.launch.options import LaunchOptions, add_launch_arguments, launch_options
+from benchmark.launch.status import print_status, remember_plan
 from benchmark.methods import (
     BUILDERS,
     METHODS,
@@ -65,6 +67,41 @@ class RunContext:
     evaluator: Path | None = None
     inception_weights: Path | None = None
     protocol: protocols.Protocol = protocols.PROTOCOLS[protocols.DEFAULT]
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """One cell of the grid: one method (or Table 3 variant) at one seed, and the tasks scored on it."""
+
+    method: str
+    variant: str | None
+    seed: int
+    tasks: tuple[str, ...]
+    checkpoint: Path | None = None   # a given --checkpoint (scored as it is, never trained)
+
+
+def plan_cells(plan: dict[str, list[str]], variants: tuple[str, ...], seeds: list[int],
+               ablation_tasks: list[str] | None, checkpoints: dict[str, Path] | None = None) -> list[PlannedCell]:
+    """The grid in the order ``bench run`` works through it: per seed, every method with something to
+    score (``plan``: its tasks), then Table 3's rows (when ``ablation_tasks`` is not None)."""
+    cells = []
+    for seed in seeds:
+        cells += [PlannedCell(name, None, seed, tuple(tasks), (checkpoints or {}).get(name))
+                  for name, tasks in plan.items() if tasks]
+        if ablation_tasks is not None:
+            cells += [PlannedCell("onegan", variant, seed, tuple(ablation_tasks)) for variant in variants]
+    return cells
+
+
+def cell_fields(ctx: RunContext, name: str, variant: str | None, seed: int) -> dict:
+    """The record fields that identify a cell (``RecordStore.cell_key`` but the task)."""
+    return {"method": record_name(name), "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
+            "seed": seed, "preset": scale_label(ctx, variant), "protocol": ctx.protocol.tag}
+
+
+def supported_tasks(ctx: RunContext, name: str, tasks: list[str] | tuple[str, ...]) -> list[str]:
+    """The tasks of ``tasks`` that method ``name`` is scored on under the run's protocol."""
+    return [t for t in tasks if t in tasks_of(name) and ctx.protocol.defines(t)]
 
 
 def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
@@ -128,11 +165,9 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
 
     Returns what the figures may be drawn from: the method scored now, or the checkpoint its recorded
     cells were scored with (None when there is neither)."""
-    supported = [t for t in tasks if t in tasks_of(name) and ctx.protocol.defines(t)]
-    scale = scale_label(ctx, variant)
-    key = record_name(name)
-    base = {"method": key, "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "seed": seed, "preset": scale, "protocol": ctx.protocol.tag}
+    supported = supported_tasks(ctx, name, tasks)
+    base = cell_fields(ctx, name, variant, seed)
+    scale = base["preset"]
     title = f"{title_of(name, variant)} seed {seed}"
     if not supported:
         print(f"{title}: skipped: it cannot {_abilities(tasks)}")
@@ -170,7 +205,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         for task in todo:
             t0 = time.perf_counter()
             result = TASKS[task](method, ctx.prepared, options)
-            records = make_records(method=key, variant=variant, dataset=ctx.prepared.name,
+            records = make_records(method=base["method"], variant=variant, dataset=ctx.prepared.name,
                                    dataset_fingerprint=ctx.prepared.fingerprint, task=task, values=result.values,
                                    seed=seed, preset=scale, config=config,
                                    checkpoint=checkpoint_path, wall_time_s=time.perf_counter() - t0,
@@ -249,8 +284,12 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         device: str | None = None, evaluator: str | Path | None = None,
         checkpoints: dict[str, Path] | None = None, figures: bool = True,
         inception_weights: str | Path | None = None, ablation_preset: str | None = None,
-        protocol: str = protocols.DEFAULT, ablations: str | None = None) -> list[dict]:
+        protocol: str = protocols.DEFAULT, ablations: str | None = None,
+        launcher: LaunchOptions | None = None) -> list[dict]:
     """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``.
+
+    ``launcher`` (``benchmark.launch``): run the cells not yet done as jobs (Slurm or local processes)
+    instead of one after another in this process; None runs them here.
 
     ``task="all"`` scores each method on the tasks it can do (saying which it skips and why), and
     Table 3's ablation variants only when they are asked for (``ablations`` or ``ablation_preset``
@@ -272,12 +311,28 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
     from core.device import pick_device
 
+    device_given = device is not None  # launched cells pick their own device where they run
     device = str(pick_device(device))
     scoring = protocols.get(protocol)
     skipped = [t for t in tasks if t in ALL_TASKS and not scoring.defines(t)]
     if skipped:
         print(f"protocol {scoring.tag} defines no {', '.join(skipped)} scores: skipped")
     tasks = [t for t in tasks if t == "ablation" or scoring.defines(t)]
+    defined = [t for t in ALL_TASKS if scoring.defines(t)]
+    if launcher is not None and launcher.kind != "status":
+        from benchmark.launch.submit import before_preparing
+
+        # --dry-run prints the plan before the dataset is read (masks not yet known: every task)
+        preliminary = plan_cells({name: [t for t in tasks if t in defined and t in tasks_of(name)] for name in names},
+                                 variants, seed_list, defined if "ablation" in tasks else None, checkpoints)
+        if before_preparing(run_preset, preliminary, launcher, dataset, scoring):
+            return []
+    status_only = launcher is not None and launcher.kind == "status"
+    if not status_only:  # absolute paths: bench status may run from another directory
+        data_arg = dataset if dataset == "synthetic" else str(Path(dataset).absolute())
+        remember_plan(out, {"task": task, "dataset": data_arg, "methods": methods, "preset": preset, "seeds": seeds,
+                            "work": str(work.absolute()), "ablation_preset": ablation_preset, "protocol": protocol,
+                            "ablations": ablations})
     ctx = RunContext(run_preset, prepare_dataset(dataset, run_preset, work), work, RecordStore(out), device, force,
                      protocol=scoring)
     if inception_weights is not None:
@@ -299,6 +354,10 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         for t in score_tasks:
             if t not in plan[name]:
                 print(f"skipped: {_skip_reason(name, t)}")
+    cells = plan_cells(plan, variants, seed_list, dataset_tasks if "ablation" in tasks else None, checkpoints)
+    if status_only:  # bench status: where each planned cell stands, nothing run
+        launcher.status_counts.update(print_status(ctx, cells))
+        return ctx.store.load()
     scored = {t for name in names for t in plan[name]} | (set(dataset_tasks) if "ablation" in tasks else set())
     needs_generation = "generation" in scored
     if needs_generation or ("kmeans-features" in names and plan["kmeans-features"]):
@@ -307,16 +366,17 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
         from benchmark.tasks.generation import evaluate_dataset_reference
 
         evaluate_dataset_reference(ctx)
+    if launcher is not None and launcher.kind != "inprocess":
+        from benchmark.launch.submit import launch
+
+        if not launch(ctx, cells, launcher, device_given=device_given):
+            return ctx.store.load()  # --no-wait: submitted; `bench status` follows the cells
+        ctx.force = False  # every cell is recorded now: the pass below only gathers the figures' sources
     figure_sources: dict[str, FigureSource] = {}  # the first seed's scored models, by method
-    for seed in seed_list:
-        for name in names:
-            if plan[name]:
-                source = evaluate_cells(ctx, name, None, plan[name], seed, checkpoints.get(name))
-                if source is not None:
-                    figure_sources.setdefault(record_name(name), source)
-        if "ablation" in tasks:
-            for variant in variants:
-                evaluate_cells(ctx, "onegan", variant, dataset_tasks, seed)
+    for cell in cells:
+        source = evaluate_cells(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
+        if source is not None and cell.variant is None:
+            figure_sources.setdefault(record_name(cell.method), source)
     records = ctx.store.load()
     print(summary_table(records, ctx.prepared.fingerprint))
     if figures:
@@ -363,6 +423,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(or --ablation-preset) is given; --task ablation defaults to all. Processes on "
                              "different rows may share --out")
     parser.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures under --out/figures")
+    add_launch_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -376,5 +437,6 @@ def main(args: argparse.Namespace) -> int:
         out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
         checkpoints=checkpoints, figures=not args.no_figures,
         inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"),
-        ablation_preset=args.ablation_preset, protocol=args.protocol, ablations=args.ablations)
+        ablation_preset=args.ablation_preset, protocol=args.protocol, ablations=args.ablations,
+        launcher=launch_options(args))
     return 0

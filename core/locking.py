@@ -17,6 +17,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.errors import UserError
+
 
 def lock_path_for(target: str | os.PathLike) -> Path:
     """The sidecar lock file of ``target`` (a file or a directory; it need not exist)."""
@@ -54,6 +56,10 @@ def path_lock(target: str | os.PathLike, doing: str, *, wait_message: str | None
                 message = wait_message or f"waiting for {target}: {_holder(fd)}"
                 print(message, file=sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as err:  # ENOLCK / ENOSYS / EOPNOTSUPP: this filesystem has no working flock
+            raise UserError(f"cannot lock {lock_file}: {err.strerror or err}; the run's directories need a filesystem "
+                            "with working flock locks (NFS: not 'nolock' or 'local_lock=flock'; Lustre: mount "
+                            "-o flock; see docs/cluster.md)") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} is {doing}\n".encode(), 0)
         try:
@@ -62,6 +68,23 @@ def path_lock(target: str | os.PathLike, doing: str, *, wait_message: str | None
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def is_held(target: str | os.PathLike) -> bool:
+    """Whether a live process holds ``target``'s lock now (a probe: takes and drops it at once when free)."""
+    lock_file = lock_path_for(target)
+    if not lock_file.exists():
+        return False
+    fd = os.open(lock_file, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
     finally:
         os.close(fd)
 

@@ -70,6 +70,7 @@ from core.checkpoint_file import MethodCheckpointError, load_method_checkpoint
 from core.device import pick_device
 from core.errors import TrainingInterrupted, UserError, exit_status
 from core.provenance import git_commit
+from core.tensorboard_log import RunBoard
 
 __all__ = [
     "CHECKPOINT_NAME", "DEFAULT_CHECKPOINT_MINUTES", "HANDLED_SIGNALS", "LOSS_LOG", "CheckpointError",
@@ -497,12 +498,21 @@ def run_training(run: RunState, *, out: Path, total_steps: int, step: Callable[[
             save(True)
         return path
 
+    board = RunBoard(out, start_step=run.step)  # TensorBoard: the losses every 10 steps, it/s
+    board.start_timing(run.step)
+
     def after_step(completed: int, losses: dict[str, float]) -> dict[str, float] | None:
         run.step = completed
         run.losses = {k: round(float(v), 5) for k, v in losses.items()}
-        return run.losses if completed % 10 == 1 else None
+        if completed % 10 != 1:
+            return None
+        board.scalars(completed, run.losses)
+        return run.losses
 
-    run_loop(what=run.method, start=run.step, total=total_steps, step=step, save=save, checkpoint_path=path,
-             policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), deadline=Deadline(max_minutes, start),
-             after_step=after_step, progress=progress)
+    try:
+        run_loop(what=run.method, start=run.step, total=total_steps, step=step, save=save, checkpoint_path=path,
+                 policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes),
+                 deadline=Deadline(max_minutes, start), after_step=after_step, progress=progress)
+    finally:
+        board.close()
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.launching import add_launch_arguments, launch_options
 from onegan.config import ABLATIONS, PRECISIONS, PRESETS
 
 
@@ -51,6 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"also save every M minutes of wall time (default {DEFAULT_CHECKPOINT_MINUTES:g}; "
                              "0: never). SIGTERM, SIGINT (Ctrl-C), SIGUSR1 and SIGUSR2 save at once and stop")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    add_launch_arguments(parser, train=True)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -67,6 +69,11 @@ def main(args: argparse.Namespace) -> int:
                            iterations=args.iterations, ablation=args.ablation, batch_size=args.batch_size,
                            precision=args.precision, checkpoint_every=args.checkpoint_every,
                            checkpoint_minutes=args.checkpoint_minutes)
+    launcher = launch_options(args)
+    if launcher is not None:  # a Slurm (or local) job of --tasks-per-node data-parallel ranks
+        from onegan.train_job import launch_training
+
+        return launch_training(request, launcher)
     with main_process_lock(args.out, "training OneGAN"):  # rank 0 only: torchrun's ranks train together
         path = train(request)
     if is_main_process():

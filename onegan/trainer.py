@@ -22,12 +22,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.utils import save_image
+from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from core.atomic import atomic_path, write_json_atomic
 from core.errors import UserError
 from core.provenance import compute_environment
+from core.tensorboard_log import RunBoard
 from core.training_run import DEFAULT_CHECKPOINT_MINUTES, CheckpointPolicy, Deadline, LossLog, run_loop
 from data_prep.prepared import Prepared
 from onegan import losses
@@ -498,6 +499,7 @@ class Trainer:
                     to_unit_range(gen.background)]
             directory = self.out / SAMPLES_DIR
             self._save_grid(torch.cat(rows), directory / f"generation_{self.iteration:07d}.png")
+            self._board_grid("generation", torch.cat(rows))
             objects = self.streams.fixed_objects(_SAMPLE_COUNT)
             real = to_model_range(objects["image"].to(self.device), cfg.image_size)
             rec = self.model.reconstruct(real, inference_mixup_weights(real.shape[0], cfg, self.device), sample=False)
@@ -506,8 +508,14 @@ class Trainer:
             rows = [to_unit_range(real), to_unit_range(rec.image), to_unit_range(rec.foreground),
                     to_unit_range(rec.background), gt_mask.expand(-1, 3, -1, -1), rec.mask.expand(-1, 3, -1, -1)]
             self._save_grid(torch.cat(rows), directory / f"reconstruction_{self.iteration:07d}.png")
+            self._board_grid("reconstruction", torch.cat(rows))
         finally:
             self.model.train()
+
+    def _board_grid(self, name: str, images: torch.Tensor) -> None:
+        board = getattr(self, "board", None)  # set by run(): samples drawn outside it go to PNG only
+        if board is not None:
+            board.image_grid(self.iteration, name, make_grid(images.float().cpu(), nrow=_SAMPLE_COUNT, padding=1))
 
     @staticmethod
     def _save_grid(images: torch.Tensor, path: Path) -> None:
@@ -531,6 +539,8 @@ class Trainer:
                 self.save()
             return self.checkpoint_path
         start_time = time.monotonic()
+        self.board = RunBoard(self.out, start_step=self.iteration, enabled=self.group.is_main)  # TensorBoard
+        self.board.start_timing(self.iteration)
 
         def after_step(t: int, losses_now: dict[str, torch.Tensor]) -> dict[str, str] | None:
             postfix = None
@@ -547,12 +557,16 @@ class Trainer:
         if self.group.distributed:
             def agree(flags: list[int]) -> list[int]:
                 return agree_max(flags, self.group, self.device)
-        result = run_loop(what=f"onegan {cfg.preset_name}", start=self.iteration, total=total,
-                          step=lambda _i: self.step(), save=lambda _done: self.save(),
-                          checkpoint_path=self.checkpoint_path,
-                          policy=CheckpointPolicy(cfg.train.checkpoint_every, self.checkpoint_minutes),
-                          deadline=Deadline(self.max_minutes, start_time), after_step=after_step,
-                          progress=self.progress and self.group.is_main, agree=agree, announce=self.group.is_main)
+        try:
+            result = run_loop(what=f"onegan {cfg.preset_name}", start=self.iteration, total=total,
+                              step=lambda _i: self.step(), save=lambda _done: self.save(),
+                              checkpoint_path=self.checkpoint_path,
+                              policy=CheckpointPolicy(cfg.train.checkpoint_every, self.checkpoint_minutes),
+                              deadline=Deadline(self.max_minutes, start_time), after_step=after_step,
+                              progress=self.progress and self.group.is_main, agree=agree,
+                              announce=self.group.is_main)
+        finally:
+            self.board.close()
         if result.stopped_early and self.group.is_main:
             tqdm.write(f"onegan: --max-minutes {self.max_minutes} reached at iteration {result.completed}/{total}; "
                        f"checkpoint saved, rerun with --resume to continue")
@@ -565,3 +579,5 @@ class Trainer:
                   "paths": list(self.schedule.active_paths(self.iteration - 1)), "seconds": round(elapsed, 2),
                   **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
         LossLog(self.out / LOSS_LOG).append(record)
+        if getattr(self, "board", None) is not None:
+            self.board.scalars(self.iteration, values, phase=record["phase"])
