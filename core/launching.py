@@ -101,7 +101,7 @@ def add_launch_arguments(parser: argparse.ArgumentParser, train: bool = False) -
         group.add_argument("--parallel", type=int, default=8, metavar="N",
                            help="cells running at once (Slurm array parallelism; local: every cell at once)")
     group.add_argument("--sbatch", default=None, metavar="FLAGS",
-                       help="extra sbatch flags, e.g. \"--account=abc --qos=high\"")
+                       help="extra sbatch flags, attached with =: --sbatch=\"--account=abc --qos=high\"")
     group.add_argument("--log-dir", type=Path, default=None,
                        help="job logs and submitit files (default: <out>/jobs)")
     group.add_argument("--no-wait", action="store_true", help="return after submitting (follow with bench status)")

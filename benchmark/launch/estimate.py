@@ -1,6 +1,6 @@
 """GPU-hours of a OneGAN cell for ``bench run --dry-run``: the model card's FLOPs per training step
 of each phase (``onegan.model_card.training_flops``) over the throughput measured on an H100
-(``results/bench_onegan_speed_paper_h100.txt``: GFLOP/s of phase I and of phase II at the paper
+(``results/studies/speed/bench_onegan_speed_paper_h100.txt``: GFLOP/s of phase I and of phase II at the paper
 preset), summed over the schedule's iterations in each phase.
 
 At the paper preset the measured file's own GFLOP/step is the card's count at the batch it ran (20);
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SPEED_FILE = Path(__file__).resolve().parents[2] / "results" / "bench_onegan_speed_paper_h100.txt"
+SPEED_FILE = Path(__file__).resolve().parents[2] / "results" / "studies" / "speed" / "bench_onegan_speed_paper_h100.txt"
 _LINE = re.compile(r"^(?P<preset>\w+)\s+phase (?P<phase>I+)\s+(?P<px>\d+)px batch\s+(?P<batch>\d+):.*?"
                    r"(?P<gflop>[\d.]+) GFLOP/step \((?P<rate>[\d.]+) GFLOP/s\)")
 

@@ -78,7 +78,7 @@ def test_cut_short_records_resume(ctx):
 
 
 def test_gpu_hours_from_the_committed_measurement():
-    # results/bench_onegan_speed_paper_h100.txt: phase I 2414.88 GFLOP/step at 27764.84 GFLOP/s, phase II
+    # results/studies/speed/bench_onegan_speed_paper_h100.txt: phase I 2414.88 GFLOP/step at 27764.84 GFLOP/s, phase II
     # 7348.43 at 32180.01; the paper schedule: phase I to 200k, then phase II to 600k.
     phase_one, phase_two = 2414.88 / 27764.84, 7348.43 / 32180.01   # seconds per step
     assert onegan_gpu_hours("paper", None, None) == pytest.approx((200_000 * phase_one + 400_000 * phase_two) / 3600)
