@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -37,6 +36,7 @@ from benchmark.methods import (
 )
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import RecordStore, make_records
+from benchmark.run_context import RunContext
 from benchmark.table import summary_table
 from benchmark.tasks import TASK_CAPABILITY, TASKS, EvalOptions
 from benchmark.tasks.common import no_masks_hint, rows_with_masks
@@ -53,18 +53,6 @@ ABLATION_VARIANTS = ("no-real-recon", "phase1-only", "no-multi-phase", "glu-inor
                      "no-bypass", "no-mixup12", "no-mixup34", "no-rm", "no-vae", "no-per")
 ABLATION_REFERENCE = "reference"  # unablated OneGAN trained with the ablations' budget
 
-
-@dataclass
-class RunContext:
-    preset: RunPreset
-    prepared: Prepared
-    work: Path
-    store: RecordStore
-    device: str
-    force: bool
-    evaluator: Path | None = None
-    inception_weights: Path | None = None
-    protocol: protocols.Protocol = protocols.PROTOCOLS[protocols.DEFAULT]
 
 
 def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
