@@ -41,7 +41,7 @@ from onegan.distributed import (
 )
 from onegan.draws import GlobalBatchDraws, iteration_seed
 from onegan.mixup import inference_mixup_weights
-from onegan.model import Generated, OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
+from onegan.model import Generated, OneGANModel, Reconstructed, parent_of, to_model_range, to_unit_range
 from onegan.networks.discriminators import DiscriminatorPair
 from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE, nuisance_augment, rotate_hue
 from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
@@ -246,7 +246,7 @@ class Trainer:
         real = to_model_range(objects["image"].to(device), size).contiguous(memory_format=self.memory_format)
         real_bg = to_model_range(backgrounds.to(device), size).contiguous(memory_format=self.memory_format)
         child = draws.randint(model_cfg.num_classes)
-        parent = parent_of_child(child, model_cfg.num_classes, model_cfg.num_parents)
+        parent = parent_of(child, model_cfg.num_classes, model_cfg.num_parents)
         z = draws.randn(model_cfg.z_dim)
         paths = self.schedule.active_paths(t)
 
@@ -424,7 +424,7 @@ class Trainer:
             child = torch.arange(_SAMPLE_COUNT) % cfg.num_classes
             z = torch.randn(_SAMPLE_COUNT, cfg.z_dim, generator=generator).to(self.device)
             child = child.to(self.device)
-            gen = self.model.generate(child, parent_of_child(child, cfg.num_classes, cfg.num_parents), z)
+            gen = self.model.generate(child, parent_of(child, cfg.num_classes, cfg.num_parents), z)
             rows = [to_unit_range(gen.image), to_unit_range(gen.foreground), gen.mask.expand(-1, 3, -1, -1),
                     to_unit_range(gen.background)]
             directory = self.out / SAMPLES_DIR
