@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import time
 from pathlib import Path
 
@@ -37,22 +36,17 @@ from benchmark.methods import (
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import RecordStore, make_records
 from benchmark.run_context import RunContext
+from benchmark.run_options import ABLATION_REFERENCE, ABLATION_VARIANTS, ALL_TASKS, DEFAULTS, RunOptions
 from benchmark.table import summary_table
 from benchmark.tasks import TASK_CAPABILITY, TASKS, EvalOptions
 from benchmark.tasks.common import no_masks_hint, rows_with_masks
 from benchmark.training_progress import checkpoint_progress
+from core.cli_options import add_options, as_kwargs, options_from
 from core.contract import Method, TrainRequest
 from core.errors import UserError
 from core.locking import path_lock
 from data_prep.prepared import Prepared, load_prepared
 from data_prep.synthetic import write_synthetic
-from onegan.config import ABLATION_ROWS
-
-ALL_TASKS = ("generation", "segmentation", "clustering")
-# Table 3 and the ablation rows of Tables 1-2, in the paper's order (declared in onegan.config).
-ABLATION_VARIANTS = tuple(row.name for row in ABLATION_ROWS)
-ABLATION_REFERENCE = "reference"  # unablated OneGAN trained with the ablations' budget
-
 
 
 def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
@@ -232,13 +226,15 @@ def parse_ablations(ablations: str | None) -> tuple[str, ...]:
     return tuple(v for v in every if v in asked)
 
 
-def run(task: str = "all", dataset: str = "synthetic", methods: str | None = None, preset: str = "tiny",
-        seeds: str = "0", out: str | Path = "results/latest", work: str | Path = "runs", force: bool = False,
-        device: str | None = None, evaluator: str | Path | None = None,
-        checkpoints: dict[str, Path] | None = None, figures: bool = True,
-        inception_weights: str | Path | None = None, ablation_preset: str | None = None,
-        protocol: str = protocols.DEFAULT, ablations: str | None = None) -> list[dict]:
-    """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``.
+def run(task: str = DEFAULTS.task, dataset: str = DEFAULTS.dataset, methods: str | None = DEFAULTS.methods,
+        preset: str = DEFAULTS.preset, seeds: str = DEFAULTS.seeds, out: str | Path = DEFAULTS.out,
+        work: str | Path = DEFAULTS.work, force: bool = DEFAULTS.force, device: str | None = DEFAULTS.device,
+        evaluator: str | Path | None = DEFAULTS.evaluator, checkpoints: dict[str, Path] | None = DEFAULTS.checkpoints,
+        figures: bool = DEFAULTS.figures, inception_weights: str | Path | None = DEFAULTS.inception_weights,
+        ablation_preset: str | None = DEFAULTS.ablation_preset, protocol: str = DEFAULTS.protocol,
+        ablations: str | None = DEFAULTS.ablations) -> list[dict]:
+    """The API behind ``bench run``: the options of ``benchmark.run_options.RunOptions`` (declared there
+    once, with their defaults and help). Returns all records in ``out``.
 
     ``task="all"`` scores each method on the tasks it can do (saying which it skips and why), and
     Table 3's ablation variants only when they are asked for (``ablations`` or ``ablation_preset``
@@ -316,53 +312,9 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="all", choices=[*ALL_TASKS, "ablation", "all"],
-                        help="all (default): generation, segmentation and clustering, each for the methods "
-                             "that can do it (Table 3 too only with --ablations or --ablation-preset); ablation: "
-                             "Table 3's variants")
-    parser.add_argument("--dataset", default="synthetic", help="a prepared directory, or 'synthetic' (default)")
-    parser.add_argument("--methods", default=None,
-                        help=f"comma list of {', '.join(METHODS)} and external methods, in any mix: "
-                             "external:name=NAME,masks=DIR,clusters=FILE,images=DIR (its key=value pairs stay "
-                             "together; see docs/external-methods.md). Default: every known method")
-    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"],
-                        help="the run's scale (benchmark/presets.py): smoke (CI, minutes; scores at most 200 "
-                             "images per task), tiny (the CPU demo, default), paper (600k iterations, a GPU)")
-    parser.add_argument("--ablation-preset", default=None, choices=["smoke", "tiny", "paper"],
-                        help="train Table 3's ablation variants at this OneGAN preset's full budget "
-                             "(default: the run preset's: smoke trains them for 30 iterations, tiny and paper "
-                             "at their full budget); asks --task all for Table 3")
-    parser.add_argument("--seeds", default="0", help="comma list; tables report mean ± std over seeds")
-    parser.add_argument("--out", default="results/latest", help="a folder: records.jsonl and figures/ go there")
-    parser.add_argument("--work", default="runs", help="prepared data, checkpoints, evaluator, caches")
-    parser.add_argument("--force", action="store_true", help="recompute cells already recorded")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    parser.add_argument("--evaluator", default=None, help="evaluator checkpoint (default: train one)")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
-                        help="use this checkpoint instead of training METHOD (a trained method in --methods)")
-    parser.add_argument("--inception-weights", default=None, metavar="FILE",
-                        help="also score FID/CFID with the standard FID InceptionV3 "
-                             "(weights-inception-2015-12-05-6726825d.pth; or env ONEGAN_INCEPTION_WEIGHTS)")
-    parser.add_argument("--protocol", default=protocols.DEFAULT, choices=protocols.names(),
-                        help="score under this paper's conventions (see `bench protocols`)")
-    parser.add_argument("--ablations", default=None, metavar="ROWS",
-                        help="Table 3 rows to train and score: all, or a comma list of reference, "
-                             f"{', '.join(ABLATION_VARIANTS)}. --task all includes Table 3 only when this "
-                             "(or --ablation-preset) is given; --task ablation defaults to all. Processes on "
-                             "different rows may share --out")
-    parser.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures under --out/figures")
+    add_options(parser, RunOptions)
 
 
 def main(args: argparse.Namespace) -> int:
-    checkpoints = {}
-    for item in args.checkpoint:
-        if "=" not in item:
-            raise UserError(f"--checkpoint takes METHOD=PATH, got {item!r}")
-        key, value = item.split("=", 1)
-        checkpoints[key] = Path(value)
-    run(task=args.task, dataset=args.dataset, methods=args.methods, preset=args.preset, seeds=args.seeds,
-        out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
-        checkpoints=checkpoints, figures=not args.no_figures,
-        inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"),
-        ablation_preset=args.ablation_preset, protocol=args.protocol, ablations=args.ablations)
+    run(**as_kwargs(options_from(args, RunOptions)))
     return 0
