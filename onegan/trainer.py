@@ -1,6 +1,6 @@
 """The OneGAN training loop (§4): per iteration, the active paths of the phase schedule, one
 discriminator step per path, then one step of every generator/encoder/embedding on the summed
-losses (L_GEN for the generation path, L_AE for each reconstruction path).
+losses (L_GEN for the generation path, L_AE for each reconstruction path; ``onegan.objective``).
 
 Everything random in iteration t (codes, z, β's, ε, flips, batches) derives from (seed, t, global
 sample index) (``onegan.draws``, ``onegan.data``), so a run resumed from a checkpoint continues exactly
@@ -27,7 +27,7 @@ from core.atomic import atomic_path, write_json_atomic
 from core.errors import UserError
 from core.provenance import compute_environment
 from core.training_run import DEFAULT_CHECKPOINT_MINUTES, CheckpointPolicy, Deadline, LossLog, run_loop
-from data_prep.prepared import Prepared
+from data_prep.prepared import Prepared, parent_of
 from onegan import objective
 from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint
 from onegan.config import OneGANConfig
@@ -41,7 +41,7 @@ from onegan.distributed import (
 )
 from onegan.draws import GlobalBatchDraws, iteration_seed
 from onegan.mixup import inference_mixup_weights
-from onegan.model import OneGANModel, Reconstructed, parent_of, to_model_range, to_unit_range
+from onegan.model import OneGANModel, Reconstructed, to_model_range, to_unit_range
 from onegan.networks.discriminators import DiscriminatorPair
 from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE
 from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
