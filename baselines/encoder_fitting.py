@@ -61,11 +61,9 @@ class GeneratedBatch(NamedTuple):
     z: torch.Tensor
 
 
-def parent_codes(child: torch.Tensor, num_classes: int, num_parents: int) -> torch.Tensor:
-    """The fixed child->parent map (NC/NP consecutive children per parent) on a tensor of child codes,
-    via ``data_prep.prepared.parent_of`` so every part of the suite uses the same map."""
-    parents = parent_of(child.detach().cpu().numpy(), num_classes, num_parents)
-    return torch.as_tensor(parents, dtype=torch.long, device=child.device).reshape(child.shape)
+# The old name of the one child->parent map (``data_prep.prepared.parent_of``), kept for code written
+# against it.
+parent_codes = parent_of
 
 
 def encoder_model_config(onegan_preset: str, num_classes: int, num_parents: int, image_size: int,

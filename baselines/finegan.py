@@ -53,7 +53,6 @@ from baselines.encoder_fitting import (
     TwoPhaseRunState,
     encoder_model_config,
     make_encoder_optimizer,
-    parent_codes,
     train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
@@ -72,6 +71,7 @@ from baselines.object_tensors import resize_images, take_batch
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
 from core.training_run import load_checkpoint, pick_device, seed_everything
+from data_prep.prepared import parent_of
 
 NAME = "finegan"
 
@@ -445,7 +445,7 @@ class _Run(TwoPhaseRunState):
     def sample_codes(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         nc, np_ = self.meta["num_classes"], self.meta["num_parents"]
         child = torch.randint(nc, (n,), generator=self.rng)
-        parent = parent_codes(child, nc, np_)
+        parent = parent_of(child, nc, np_)
         z = torch.randn(n, self.config.z_dim, generator=self.rng)
         return child.to(self.device), parent.to(self.device), z.to(self.device)
 
@@ -527,7 +527,7 @@ class FineGANMethod(Method):
                z: torch.Tensor | None = None, background: torch.Tensor | None = None) -> FineGANOutput:
         """The generator's full output (images in [-1, 1]) for the given codes."""
         child = self._check_codes(child, self.num_classes, "child")
-        parent = (parent_codes(child, self.num_classes, self.num_parents) if parent is None
+        parent = (parent_of(child, self.num_classes, self.num_parents) if parent is None
                   else self._check_codes(parent, self.num_parents, "parent"))
         background = parent if background is None else self._check_codes(background, self.num_parents,
                                                                           "background")

@@ -45,7 +45,6 @@ from baselines.encoder_fitting import (
     TwoPhaseRunState,
     encoder_model_config,
     make_encoder_optimizer,
-    parent_codes,
     train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
@@ -63,6 +62,7 @@ from baselines.object_tensors import resize_images
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
 from core.training_run import load_checkpoint, pick_device, seed_everything
+from data_prep.prepared import parent_of
 
 NAME = "stackgan"
 
@@ -156,7 +156,7 @@ class LatentCells(nn.Module):
         self.num_classes, self.num_parents = num_classes, num_parents
         self.register_buffer("parent_directions", F.normalize(torch.randn(num_parents, z_dim, generator=g), dim=1))
         self.register_buffer("child_directions", F.normalize(torch.randn(num_classes, z_dim, generator=g), dim=1))
-        children_parent = parent_codes(torch.arange(num_classes), num_classes, num_parents)
+        children_parent = parent_of(torch.arange(num_classes), num_classes, num_parents)
         self.register_buffer("child_parent", children_parent)
 
     def parent(self, z: torch.Tensor) -> torch.Tensor:

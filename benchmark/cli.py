@@ -24,8 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("onegan.cli", "train OneGAN on a prepared dataset"),
     "train-evaluator": ("benchmark.evaluator_cli", "train the classifier that scores generation"),
     "run": ("benchmark.run", "train what is missing and evaluate methods on a task (Tables 1-3)"),
-    "status": ("benchmark.launch.status", "where each cell of the grids run into --out stands: done / running / "
-                                          "queued / failed / cut short, and totals"),
+    "status": ("benchmark.launch.status_command", "where each cell of the grids run into --out stands: done / "
+                                                  "running / queued / failed / cut short, and totals"),
     "table": ("benchmark.table", "render Tables 1-3 from result records (LaTeX / Markdown)"),
     "protocols": ("benchmark.protocols_cli", "list the evaluation protocols (OneGAN, C3-GAN, DRC) and their sources"),
     "metrics": ("benchmark.metrics_cli", "list every metric: task, column, direction, tables, check tolerance, "

@@ -30,7 +30,8 @@ from benchmark.curve_runs import CURVE_METHODS
 from benchmark.methods import METHODS, obtain_method
 from benchmark.presets import get_preset
 from benchmark.records import RecordStore, make_records
-from benchmark.run import RunContext, ensure_evaluator, prepare_dataset
+from benchmark.run import ensure_evaluator, prepare_dataset
+from benchmark.run_context import RunContext
 from benchmark.seed_spread import seed_std
 from benchmark.tasks import TASKS, EvalOptions
 from core.atomic import write_json_atomic

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torchvision.utils import save_image
 
 from benchmark.methods import METHODS
+from benchmark.run_context import RunContext
 from benchmark.tasks.common import rows_with_masks, rows_with_objects
 from core.atomic import atomic_path
 from core.contract import Method
 from data_prep.datasets import ObjectImages
-
-if TYPE_CHECKING:
-    from benchmark.run import RunContext
 
 
 def _save(grid: torch.Tensor, path: Path, nrow: int) -> None:

@@ -1,9 +1,10 @@
 """Every metric the benchmark records, declared once (StyleGAN2-ADA's ``metric_main.py`` idea).
 
-A declaration says what a metric *is*: its record name, its task, how it is computed (the function it
-comes from and under which options), its table column title and direction, which of the paper's
-tables show it, and how much ``bench check`` lets it worsen. Tasks, records, tables, ``bench check``
-and the CLI read these declarations; nothing else keeps a list of metric names.
+A declaration says what a metric *is*: its record name, its task, how it is computed (a reference to
+the function it comes from, and a line on the options it runs under), its table column title and
+direction, which of the paper's tables show it, and how much ``bench check`` lets it worsen. Tasks,
+records, tables, ``bench check`` and the CLI read these declarations; nothing else keeps a list of
+metric names.
 
 A metric computed under different options has a different name. The Inception Score over 10 splits
 needs at least ``IS_MIN_IMAGES`` images (10 per split); below that it is computed on one split and
@@ -21,9 +22,18 @@ scores by FineGAN's protocol (OneGAN's only). A record's protocol tag says which
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmark.metrics import conditional
+from benchmark.metrics.clustering import nmi
 from benchmark.metrics.conditional import TABLE1_CFID, TABLE1_CIS
+from benchmark.metrics.diversity import diversity_ratio
+from benchmark.metrics.fid import fid
+from benchmark.metrics.inception_score import inception_score
+from benchmark.metrics.oracle import oracle_label_masks
+from benchmark.metrics.segmentation import dice, iou
+from benchmark.protocols.base import Protocol
 from core.errors import UserError
 
 TASKS = ("generation", "segmentation", "clustering")
@@ -68,7 +78,8 @@ class Metric:
     task: str
     title: str                       # column title in the tables
     higher_is_better: bool
-    computed_by: str                 # the function (and options) the value comes from
+    computed_by: Callable[..., object]  # the function the value comes from
+    how: str = "{fn}"                # how it is printed: {fn} (module.name), {module}, {qualname}; the options
     tables: tuple[str, ...] = ()     # which of the paper's tables show it
     tolerance: Tolerance | None = None  # None: recorded for reference, not checked by bench check
     column: str | None = None        # shown in another metric's column (with ``mark``); None: its own
@@ -83,6 +94,12 @@ class Metric:
             raise ValueError(f"metric {self.name}: unknown tables {self.tables}")
 
     @property
+    def computed_by_text(self) -> str:
+        """``how`` with the function's names filled in (what ``bench metrics`` prints)."""
+        module, qualname = self.computed_by.__module__, self.computed_by.__qualname__
+        return self.how.format(fn=f"{module}.{qualname}", module=module, qualname=qualname)
+
+    @property
     def shown_in(self) -> str:
         """The table column this metric fills (its own name unless it stands in for another)."""
         return self.column or self.name
@@ -90,53 +107,55 @@ class Metric:
 
 _GEN, _SEG, _CLU = "generation", "segmentation", "clustering"
 _REL, _ABS = Tolerance("rel", 0.25), Tolerance("abs", 0.05)
-_GEN_SCORES = "benchmark.generation_scores.generation_scores"
+_GEN_SCORES = "benchmark.generation_scores.generation_scores"  # the pipeline (it imports this module)
+_CFID, _CIS = getattr(conditional, TABLE1_CFID), getattr(conditional, TABLE1_CIS)
 
 _DECLARATIONS = (
     # Table 1: generation (features and probabilities from the evaluator classifier).
-    Metric("fid", _GEN, "FID", False, f"{_GEN_SCORES}: benchmark.metrics.fid on evaluator features",
+    Metric("fid", _GEN, "FID", False, fid, f"{_GEN_SCORES}: {{module}} on evaluator features",
            ("1", "3"), _REL, reported_as=("FID",)),
-    Metric("is", _GEN, "IS", True, f"benchmark.metrics.inception_score, splits={IS_SPLITS} "
+    Metric("is", _GEN, "IS", True, inception_score, f"{{module}}, splits={IS_SPLITS} "
            f"(mean over splits; >= {IS_MIN_IMAGES} images)", ("1",), _REL, reported_as=("IS",)),
-    Metric("is_1split", _GEN, "IS", True, f"benchmark.metrics.inception_score, splits=1 "
+    Metric("is_1split", _GEN, "IS", True, inception_score, f"{{module}}, splits=1 "
            f"(fewer than {IS_MIN_IMAGES} images)", ("1",), _REL, column="is", mark=ONE_SPLIT_MARK),
-    Metric("is_std", _GEN, "IS std", True, f"benchmark.metrics.inception_score, std over {IS_SPLITS} splits"),
-    Metric("cfid", _GEN, "CFID", False, f"Table 1's CFID = {TABLE1_CFID} (benchmark.metrics.conditional)",
+    Metric("is_std", _GEN, "IS std", True, inception_score, f"{{module}}, std over {IS_SPLITS} splits"),
+    Metric("cfid", _GEN, "CFID", False, _CFID, "Table 1's CFID = {qualname} ({module})",
            ("1",), _REL, reported_as=("CFID",)),
-    Metric("cis", _GEN, "CIS", True, f"Table 1's CIS = {TABLE1_CIS} (benchmark.metrics.conditional)",
+    Metric("cis", _GEN, "CIS", True, _CIS, "Table 1's CIS = {qualname} ({module})",
            ("1", "3"), _REL, reported_as=("CIS", "C-IS")),
-    Metric("bcfid", _GEN, "BCFID", False, "benchmark.metrics.conditional.bcfid"),
-    Metric("wcfid", _GEN, "WCFID", False, "benchmark.metrics.conditional.wcfid"),
-    Metric("bcis", _GEN, "BCIS", True, "benchmark.metrics.conditional.bcis"),
-    Metric("wcis", _GEN, "WCIS", False, "benchmark.metrics.conditional.wcis (lower: less spread in a class)"),
-    Metric("diversity", _GEN, "Div", True, "benchmark.metrics.diversity.diversity_ratio", ("1",),
-           Tolerance("abs", 0.15)),
-    Metric("fid_inception", _GEN, "FID (Inception)", False,
+    Metric("bcfid", _GEN, "BCFID", False, conditional.bcfid),
+    Metric("wcfid", _GEN, "WCFID", False, conditional.wcfid),
+    Metric("bcis", _GEN, "BCIS", True, conditional.bcis),
+    Metric("wcis", _GEN, "WCIS", False, conditional.wcis, "{fn} (lower: less spread in a class)"),
+    Metric("diversity", _GEN, "Div", True, diversity_ratio, "{fn}", ("1",), Tolerance("abs", 0.15)),
+    Metric("fid_inception", _GEN, "FID (Inception)", False, fid,
            f"{_GEN_SCORES} on the standard FID InceptionV3 features (--inception-weights)"),
-    Metric("cfid_inception", _GEN, "CFID (Inception)", False,
+    Metric("cfid_inception", _GEN, "CFID (Inception)", False, _CFID,
            f"{_GEN_SCORES}: Table 1's CFID on the standard FID InceptionV3 features (--inception-weights)"),
     # Table 2: segmentation (percent) under the run's protocol.
-    Metric("iou", _SEG, "IOU", True, "Protocol.score_masks (onegan2020: per-image mean)", ("2", "3"),
+    Metric("iou", _SEG, "IOU", True, Protocol.score_masks, "{qualname} (onegan2020: per-image mean)", ("2", "3"),
            Tolerance("abs", 5.0), reported_as=("IOU",)),
-    Metric("dice", _SEG, "DICE", True, "Protocol.score_masks (onegan2020: per-image mean)", ("2",),
+    Metric("dice", _SEG, "DICE", True, Protocol.score_masks, "{qualname} (onegan2020: per-image mean)", ("2",),
            Tolerance("abs", 5.0), reported_as=("DICE",)),
-    Metric("iou_pooled", _SEG, "IOU (pooled)", True, "benchmark.metrics.segmentation, pooled over images"),
-    Metric("dice_pooled", _SEG, "DICE (pooled)", True, "benchmark.metrics.segmentation, pooled over images"),
-    Metric("iou_swap_invariant", _SEG, "IOU (fg/bg swap-invariant)", True,
-           "benchmark.metrics.segmentation, max of the mask and its complement"),
-    Metric("iou_oracle", _SEG, "IOU§", True, "benchmark.metrics.oracle on Method.segment_labels, per-image mean",
+    Metric("iou_pooled", _SEG, "IOU (pooled)", True, iou, "{module}, pooled over images"),
+    Metric("dice_pooled", _SEG, "DICE (pooled)", True, dice, "{module}, pooled over images"),
+    Metric("iou_swap_invariant", _SEG, "IOU (fg/bg swap-invariant)", True, iou,
+           "{module}, max of the mask and its complement"),
+    Metric("iou_oracle", _SEG, "IOU§", True, oracle_label_masks, "{module} on Method.segment_labels, per-image mean",
            ("2",), Tolerance("abs", 5.0), column="iou", mark=ORACLE_MARK),
-    Metric("dice_oracle", _SEG, "DICE§", True, "benchmark.metrics.oracle on Method.segment_labels, per-image mean",
-           ("2",), Tolerance("abs", 5.0), column="dice", mark=ORACLE_MARK),
+    Metric("dice_oracle", _SEG, "DICE§", True, oracle_label_masks,
+           "{module} on Method.segment_labels, per-image mean", ("2",), Tolerance("abs", 5.0), column="dice",
+           mark=ORACLE_MARK),
     # Table 2: clustering (fractions) under the run's protocol.
-    Metric("acc", _CLU, "ACC", True, "Protocol.score_clusters (onegan2020: one-to-one Hungarian)", ("2",),
-           _ABS, fraction=True, reported_as=("ACC",)),
-    Metric("nmi", _CLU, "NMI", True, "Protocol.score_clusters (onegan2020: arithmetic normalisation)", ("2",),
-           _ABS, fraction=True, reported_as=("NMI",)),
-    Metric("nmi_max", _CLU, "NMI (max)", True, "benchmark.metrics.clustering.nmi, normalization='max'",
+    Metric("acc", _CLU, "ACC", True, Protocol.score_clusters, "{qualname} (onegan2020: one-to-one Hungarian)",
+           ("2",), _ABS, fraction=True, reported_as=("ACC",)),
+    Metric("nmi", _CLU, "NMI", True, Protocol.score_clusters, "{qualname} (onegan2020: arithmetic normalisation)",
+           ("2",), _ABS, fraction=True, reported_as=("NMI",)),
+    Metric("nmi_max", _CLU, "NMI (max)", True, nmi, "{fn}, normalization='max'", fraction=True),
+    Metric("parent_acc", _CLU, "parent ACC", True, Protocol.score_clusters, "{qualname} on the parent codes",
            fraction=True),
-    Metric("parent_acc", _CLU, "parent ACC", True, "Protocol.score_clusters on the parent codes", fraction=True),
-    Metric("parent_nmi", _CLU, "parent NMI", True, "Protocol.score_clusters on the parent codes", fraction=True),
+    Metric("parent_nmi", _CLU, "parent NMI", True, Protocol.score_clusters, "{qualname} on the parent codes",
+           fraction=True),
 )
 
 
@@ -235,5 +254,5 @@ def describe() -> list[list[str]]:
         tol = "-" if m.tolerance is None else f"{m.tolerance.kind} {m.tolerance.amount:g}"
         tables = ",".join(m.tables) + (f" (in {m.column}, mark {m.mark})" if m.column else "")
         rows.append([m.name, m.task, m.title, "↑" if m.higher_is_better else "↓", tables or "-", tol,
-                     m.computed_by])
+                     m.computed_by_text])
     return rows

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
-from benchmark.launch.options import LaunchOptions, add_launch_arguments, launch_options
+from benchmark.grid import cell_fields, plan_cells, supported_tasks, train_request
+from benchmark.launch.options import LaunchOptions
 from benchmark.launch.status import print_status, remember_plan
 from benchmark.methods import (
     BUILDERS,
@@ -39,69 +38,18 @@ from benchmark.methods import (
 )
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import RecordStore, make_records
+from benchmark.run_context import RunContext
+from benchmark.run_options import ABLATION_REFERENCE, ABLATION_VARIANTS, ALL_TASKS, DEFAULTS, RunOptions
 from benchmark.table import summary_table
 from benchmark.tasks import TASK_CAPABILITY, TASKS, EvalOptions
 from benchmark.tasks.common import no_masks_hint, rows_with_masks
 from benchmark.training_progress import checkpoint_progress
+from core.cli_options import add_options, as_kwargs, options_from
 from core.contract import Method, TrainRequest
 from core.errors import UserError
 from core.locking import path_lock
 from data_prep.prepared import Prepared, load_prepared
 from data_prep.synthetic import write_synthetic
-
-ALL_TASKS = ("generation", "segmentation", "clustering")
-# Table 3 and the ablation rows of Tables 1-2 (onegan.config.ABLATIONS names), with the tasks scored.
-ABLATION_VARIANTS = ("no-real-recon", "phase1-only", "no-multi-phase", "glu-inorm", "lnorm", "inorm",
-                     "no-bypass", "no-mixup12", "no-mixup34", "no-rm", "no-vae", "no-per")
-ABLATION_REFERENCE = "reference"  # unablated OneGAN trained with the ablations' budget
-
-
-@dataclass
-class RunContext:
-    preset: RunPreset
-    prepared: Prepared
-    work: Path
-    store: RecordStore
-    device: str
-    force: bool
-    evaluator: Path | None = None
-    inception_weights: Path | None = None
-    protocol: protocols.Protocol = protocols.PROTOCOLS[protocols.DEFAULT]
-
-
-@dataclass(frozen=True)
-class PlannedCell:
-    """One cell of the grid: one method (or Table 3 variant) at one seed, and the tasks scored on it."""
-
-    method: str
-    variant: str | None
-    seed: int
-    tasks: tuple[str, ...]
-    checkpoint: Path | None = None   # a given --checkpoint (scored as it is, never trained)
-
-
-def plan_cells(plan: dict[str, list[str]], variants: tuple[str, ...], seeds: list[int],
-               ablation_tasks: list[str] | None, checkpoints: dict[str, Path] | None = None) -> list[PlannedCell]:
-    """The grid in the order ``bench run`` works through it: per seed, every method with something to
-    score (``plan``: its tasks), then Table 3's rows (when ``ablation_tasks`` is not None)."""
-    cells = []
-    for seed in seeds:
-        cells += [PlannedCell(name, None, seed, tuple(tasks), (checkpoints or {}).get(name))
-                  for name, tasks in plan.items() if tasks]
-        if ablation_tasks is not None:
-            cells += [PlannedCell("onegan", variant, seed, tuple(ablation_tasks)) for variant in variants]
-    return cells
-
-
-def cell_fields(ctx: RunContext, name: str, variant: str | None, seed: int) -> dict:
-    """The record fields that identify a cell (``RecordStore.cell_key`` but the task)."""
-    return {"method": record_name(name), "variant": variant, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "seed": seed, "preset": scale_label(ctx, variant), "protocol": ctx.protocol.tag}
-
-
-def supported_tasks(ctx: RunContext, name: str, tasks: list[str] | tuple[str, ...]) -> list[str]:
-    """The tasks of ``tasks`` that method ``name`` is scored on under the run's protocol."""
-    return [t for t in tasks if t in tasks_of(name) and ctx.protocol.defines(t)]
 
 
 def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
@@ -134,30 +82,6 @@ def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
                                     epochs=ctx.preset.evaluator_epochs, seed=0))
 
 
-def scale_label(ctx: RunContext, variant: str | None) -> str:
-    """The run preset, plus for ablation variants the scale they train at (so a later run with another
-    ``--ablation-preset`` neither resumes nor skips the earlier scale's checkpoints and records)."""
-    if variant is None:
-        return ctx.preset.name
-    scale = ctx.preset.ablation_preset or ctx.preset.method_preset
-    budget = f"@{ctx.preset.ablation_iterations}" if ctx.preset.ablation_iterations else ""
-    return f"{ctx.preset.name}:{scale}{budget}"
-
-
-def _request(ctx: RunContext, name: str, variant: str | None, seed: int) -> TrainRequest:
-    iterations = ctx.preset.iterations.get(name)
-    ablation, preset = None, ctx.preset.method_preset
-    if variant is not None:
-        iterations = ctx.preset.ablation_iterations or iterations
-        ablation = None if variant == ABLATION_REFERENCE else variant
-        preset = ctx.preset.ablation_preset or preset
-    run_name = f"{name}" + (f"-{variant}" if variant else "")
-    out = ctx.work / "checkpoints" / ctx.prepared.fingerprint / scale_label(ctx, variant) / f"seed{seed}" / run_name
-    return TrainRequest(data=ctx.prepared.root, out=out, preset=preset, seed=seed,
-                        resume=True, device=ctx.device, max_minutes=ctx.preset.max_minutes,
-                        iterations=iterations, ablation=ablation)
-
-
 def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[str], seed: int,
                    checkpoint: Path | None = None) -> FigureSource | None:
     """Train/load one method (variant) and score every task not yet recorded for it, holding the cell's
@@ -174,7 +98,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         return None
     external, fingerprints = None, {}
     if is_external(name):  # reading the spec's files is cheap: their hashes decide what is done
-        external, _ = obtain_method(name, _request(ctx, name, variant, seed), None, ctx.prepared)
+        external, _ = obtain_method(name, train_request(ctx, name, variant, seed), None, ctx.prepared)
         fingerprints = {t: external.fingerprint(TASK_CAPABILITY[t]) for t in supported}
     with ctx.store.claim(base, title):
         todo = [t for t in supported
@@ -183,7 +107,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
             print(f"{title}: {', '.join(supported)} already recorded")
             return external if external is not None else recorded_checkpoint(ctx.store.load(), base)
         torch.manual_seed(seed)
-        request = _request(ctx, name, variant, seed)
+        request = train_request(ctx, name, variant, seed)
         started = time.perf_counter()
         method, checkpoint_path = (external, None) if external is not None else \
             obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
@@ -279,14 +203,15 @@ def parse_ablations(ablations: str | None) -> tuple[str, ...]:
     return tuple(v for v in every if v in asked)
 
 
-def run(task: str = "all", dataset: str = "synthetic", methods: str | None = None, preset: str = "tiny",
-        seeds: str = "0", out: str | Path = "results/latest", work: str | Path = "runs", force: bool = False,
-        device: str | None = None, evaluator: str | Path | None = None,
-        checkpoints: dict[str, Path] | None = None, figures: bool = True,
-        inception_weights: str | Path | None = None, ablation_preset: str | None = None,
-        protocol: str = protocols.DEFAULT, ablations: str | None = None,
-        launcher: LaunchOptions | None = None) -> list[dict]:
-    """The API behind ``bench run`` (same names as the CLI flags). Returns all records in ``out``.
+def run(task: str = DEFAULTS.task, dataset: str = DEFAULTS.dataset, methods: str | None = DEFAULTS.methods,
+        preset: str = DEFAULTS.preset, seeds: str = DEFAULTS.seeds, out: str | Path = DEFAULTS.out,
+        work: str | Path = DEFAULTS.work, force: bool = DEFAULTS.force, device: str | None = DEFAULTS.device,
+        evaluator: str | Path | None = DEFAULTS.evaluator, checkpoints: dict[str, Path] | None = DEFAULTS.checkpoints,
+        figures: bool = DEFAULTS.figures, inception_weights: str | Path | None = DEFAULTS.inception_weights,
+        ablation_preset: str | None = DEFAULTS.ablation_preset, protocol: str = DEFAULTS.protocol,
+        ablations: str | None = DEFAULTS.ablations, launcher: LaunchOptions | None = DEFAULTS.launcher) -> list[dict]:
+    """The API behind ``bench run``: the options of ``benchmark.run_options.RunOptions`` (declared there
+    once, with their defaults and help). Returns all records in ``out``.
 
     ``launcher`` (``benchmark.launch``): run the cells not yet done as jobs (Slurm or local processes)
     instead of one after another in this process; None runs them here.
@@ -369,7 +294,7 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
     if launcher is not None and launcher.kind != "inprocess":
         from benchmark.launch.submit import launch
 
-        if not launch(ctx, cells, launcher, device_given=device_given):
+        if not launch(ctx, cells, launcher, device_given=device_given, evaluate=evaluate_cells):
             return ctx.store.load()  # --no-wait: submitted; `bench status` follows the cells
         ctx.force = False  # every cell is recorded now: the pass below only gathers the figures' sources
     figure_sources: dict[str, FigureSource] = {}  # the first seed's scored models, by method
@@ -388,55 +313,9 @@ def run(task: str = "all", dataset: str = "synthetic", methods: str | None = Non
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="all", choices=[*ALL_TASKS, "ablation", "all"],
-                        help="all (default): generation, segmentation and clustering, each for the methods "
-                             "that can do it (Table 3 too only with --ablations or --ablation-preset); ablation: "
-                             "Table 3's variants")
-    parser.add_argument("--dataset", default="synthetic", help="a prepared directory, or 'synthetic' (default)")
-    parser.add_argument("--methods", default=None,
-                        help=f"comma list of {', '.join(METHODS)} and external methods, in any mix: "
-                             "external:name=NAME,masks=DIR,clusters=FILE,images=DIR (its key=value pairs stay "
-                             "together; see docs/external-methods.md). Default: every known method")
-    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"],
-                        help="the run's scale (benchmark/presets.py): smoke (CI, minutes; scores at most 200 "
-                             "images per task), tiny (the CPU demo, default), paper (600k iterations, a GPU)")
-    parser.add_argument("--ablation-preset", default=None, choices=["smoke", "tiny", "paper"],
-                        help="train Table 3's ablation variants at this OneGAN preset's full budget "
-                             "(default: the run preset's: smoke trains them for 30 iterations, tiny and paper "
-                             "at their full budget); asks --task all for Table 3")
-    parser.add_argument("--seeds", default="0", help="comma list; tables report mean ± std over seeds")
-    parser.add_argument("--out", default="results/latest", help="a folder: records.jsonl and figures/ go there")
-    parser.add_argument("--work", default="runs", help="prepared data, checkpoints, evaluator, caches")
-    parser.add_argument("--force", action="store_true", help="recompute cells already recorded")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    parser.add_argument("--evaluator", default=None, help="evaluator checkpoint (default: train one)")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
-                        help="use this checkpoint instead of training METHOD (a trained method in --methods)")
-    parser.add_argument("--inception-weights", default=None, metavar="FILE",
-                        help="also score FID/CFID with the standard FID InceptionV3 "
-                             "(weights-inception-2015-12-05-6726825d.pth; or env ONEGAN_INCEPTION_WEIGHTS)")
-    parser.add_argument("--protocol", default=protocols.DEFAULT, choices=protocols.names(),
-                        help="score under this paper's conventions (see `bench protocols`)")
-    parser.add_argument("--ablations", default=None, metavar="ROWS",
-                        help="Table 3 rows to train and score: all, or a comma list of reference, "
-                             f"{', '.join(ABLATION_VARIANTS)}. --task all includes Table 3 only when this "
-                             "(or --ablation-preset) is given; --task ablation defaults to all. Processes on "
-                             "different rows may share --out")
-    parser.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures under --out/figures")
-    add_launch_arguments(parser)
+    add_options(parser, RunOptions)
 
 
 def main(args: argparse.Namespace) -> int:
-    checkpoints = {}
-    for item in args.checkpoint:
-        if "=" not in item:
-            raise UserError(f"--checkpoint takes METHOD=PATH, got {item!r}")
-        key, value = item.split("=", 1)
-        checkpoints[key] = Path(value)
-    run(task=args.task, dataset=args.dataset, methods=args.methods, preset=args.preset, seeds=args.seeds,
-        out=args.out, work=args.work, force=args.force, device=args.device, evaluator=args.evaluator,
-        checkpoints=checkpoints, figures=not args.no_figures,
-        inception_weights=args.inception_weights or os.environ.get("ONEGAN_INCEPTION_WEIGHTS"),
-        ablation_preset=args.ablation_preset, protocol=args.protocol, ablations=args.ablations,
-        launcher=launch_options(args))
+    run(**as_kwargs(options_from(args, RunOptions)))
     return 0

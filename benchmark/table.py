@@ -35,6 +35,7 @@ from benchmark.records import RECORDS_FILE
 from benchmark.seed_spread import seed_std
 from core.atomic import read_jsonl, write_text_atomic
 from core.errors import UserError
+from onegan.config import ABLATION_ROWS
 
 DATASET_TITLES = {"cub": "Birds", "dogs": "Dogs", "cars": "Cars", "synthetic": "Synthetic"}
 # Each table's metric columns, from the metric declarations (benchmark.metric_registry).
@@ -44,14 +45,10 @@ TABLE_CAPTIONS = {
     "2": "Segmentation (IOU, DICE, %) and clustering (ACC, NMI)",
     "3": "Ablations: (a) normalisation, (b) modules, (c) losses",
 }
-# Ablation variants as the paper labels them, by table block.
-TABLE12_ABLATIONS = {"no-real-recon": "no real recon", "phase1-only": "Phase I only",
-                     "no-multi-phase": "no multi-phase"}
-TABLE3_BLOCKS = {
-    "(a) normalization": {"glu-inorm": "GLU-INorm", "lnorm": "LNorm", "inorm": "INorm"},
-    "(b) modules": {"no-bypass": "no bypass", "no-mixup12": "no mixup(1,2)", "no-mixup34": "no mixup(3,4)"},
-    "(c) losses": {"no-rm": "no loss L_RM", "no-vae": "no loss L_VAE", "no-per": "no loss L_PER"},
-}
+# Ablation variants as the paper labels them, by table block (declared in onegan.config.ABLATION_ROWS).
+TABLE12_ABLATIONS = {row.name: row.label for row in ABLATION_ROWS if row.table == "1-2"}
+TABLE3_BLOCKS = {block: {row.name: row.label for row in ABLATION_ROWS if row.block == block}
+                 for block in dict.fromkeys(row.block for row in ABLATION_ROWS if row.table == "3")}
 # A measured value whose training stopped at max_minutes before its iteration budget.
 CUT_SHORT_MARK = "‡"
 CUT_SHORT_NOTE = ("‡ cut short: training stopped at max_minutes before its iteration budget "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 import torch
 
@@ -81,3 +81,25 @@ class TrainRequest:
     precision: str | None = None    # OneGAN only: "fp32" (default) or "bf16" autocast
     checkpoint_every: int | None = None       # OneGAN only: save every N iterations (None: the preset's)
     checkpoint_minutes: float | None = None   # save every M minutes (None: the scaffold's default; 0: never)
+
+
+class CurveRun(Protocol):
+    """The step ``bench curve`` needs beyond ``train``/``load``: one seed's resumable training run,
+    extended budget by budget, with a loadable snapshot kept at each budget.
+
+    A method that ``bench curve`` can extend has a curve module (``benchmark.curve_runs`` lists them)
+    offering ``curve_config(method_preset, num_classes, num_parents, max_budget)`` (the config recorded
+    with every budget, with ``to_dict``), ``start_curve(config, prepared, run_dir, seed, device) ->
+    CurveRun`` (opens or resumes the run), ``curve_snapshot_cpu(run_dir, budget) -> float`` (CPU seconds
+    that making the budget's snapshot took besides training to it, read from the run's files) and
+    ``load(snapshot, device) -> Method``."""
+
+    @property
+    def iteration(self) -> int:
+        """Training iterations the run has completed (and saved)."""
+
+    def train_until(self, budget: int) -> None:
+        """Continue the run to ``budget`` iterations and save it."""
+
+    def write_snapshot(self, budget: int, snapshot: Path) -> None:
+        """Write the loadable model of the run at ``budget`` (where it stands now) to ``snapshot``."""

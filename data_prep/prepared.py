@@ -25,6 +25,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -49,14 +50,25 @@ class PreparedFormatError(UserError, ValueError):
     """A prepared directory is missing a file or breaks the format."""
 
 
-def parent_of(class_id: np.ndarray | int, num_classes: int, num_parents: int) -> np.ndarray | int:
-    """The fixed child->parent map: NC/NP consecutive children per parent (FineGAN's convention).
+Codes = TypeVar("Codes")  # an int, a numpy array or a torch tensor of child codes
 
-    When NP does not divide NC (Cars: 196/14 = 14 exactly; kept general anyway) the last parent
-    takes the remainder.
+
+def parent_of(child: Codes, num_classes: int, num_parents: int) -> Codes:
+    """The fixed child->parent map p(c): NC/NP consecutive children per parent (FineGAN's convention),
+    the one map the whole suite uses (the manifests' ``parent_id``, OneGAN's and the baselines' parent
+    codes, the scripts).
+
+    ``child``: an int (gives an int), a numpy array (gives an array) or a torch tensor (gives a tensor of
+    its dtype on its device, without a host round trip; this module imports no torch, so a tensor is
+    recognised by its ``clamp``). When NP does not divide NC (Cars: 196/14 = 14 exactly; kept general
+    anyway) the last parent takes the remainder.
     """
     per_parent = max(num_classes // num_parents, 1)
-    return np.minimum(np.asarray(class_id) // per_parent, num_parents - 1)
+    if isinstance(child, (int, np.integer)):
+        return min(int(child) // per_parent, num_parents - 1)
+    if not isinstance(child, np.ndarray) and hasattr(child, "clamp"):
+        return (child // per_parent).clamp(max=num_parents - 1)
+    return np.minimum(np.asarray(child) // per_parent, num_parents - 1)
 
 
 @dataclass

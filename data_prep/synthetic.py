@@ -33,7 +33,7 @@ from PIL import Image
 from core.atomic import atomic_directory
 from core.errors import UserError
 from core.provenance import command_line, package_versions
-from data_prep.prepared import MANIFEST_COLUMNS, write_tables
+from data_prep.prepared import MANIFEST_COLUMNS, parent_of, write_tables
 from data_prep.test_lists import synthetic_test_ids, write_test_list
 
 GENERATOR_VERSION = 1
@@ -153,7 +153,7 @@ def _paint(app: ChildAppearance, u: np.ndarray, v: np.ndarray, rng: np.random.Ge
 def render_example(spec: SyntheticSpec, class_id: int, rng: np.random.Generator, with_object: bool = True
                    ) -> tuple[np.ndarray, np.ndarray]:
     """One image (uint8 H×W×3) and its exact mask (bool H×W) of child ``class_id``."""
-    parent = class_id // spec.children_per_parent
+    parent = parent_of(class_id, spec.classes, spec.parents)
     background = _background(rng, spec.size)
     mask, u, v = _shape_mask(parent, spec.size, rng)
     if not with_object:
@@ -214,7 +214,7 @@ def write_synthetic(out: str | os.PathLike, *, classes: int = 12, parents: int =
                                 "x": 0, "y": 0, "w": size, "h": size})
             rows.append({
                 "image_id": image_id, "path": f"images/{image_id}.png", "class_id": int(c),
-                "class_name": appearances[c].name, "parent_id": int(c) // spec.children_per_parent,
+                "class_name": appearances[c].name, "parent_id": parent_of(int(c), spec.classes, spec.parents),
                 "bbox_x": box[0], "bbox_y": box[1], "bbox_w": box[2], "bbox_h": box[3],
                 "boxes": json.dumps([list(box)]) if is_fg else "[]",
                 "crop": json.dumps([0, 0, size, size]), "source_path": "", "width": size, "height": size,

@@ -8,6 +8,7 @@ returns a copy with one of the paper's ablation rows switched on (``ABLATIONS`` 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -260,7 +261,7 @@ class OneGANConfig:
             return self
         if name not in ABLATIONS:
             raise UnknownPresetError(f"unknown OneGAN ablation {name!r}; choose one of {sorted(ABLATIONS)}")
-        return replace(ABLATIONS[name](self), ablation=name)
+        return replace(ABLATIONS[name].apply(self), ablation=name)
 
     def with_iterations(self, iterations: int) -> OneGANConfig:
         """Shorten/lengthen a run keeping the phase boundaries at the same fractions of it."""
@@ -350,20 +351,35 @@ def _schedule(config: OneGANConfig, **changes: Any) -> OneGANConfig:
     return replace(config, schedule=replace(config.schedule, **changes))
 
 
-# Every ablation row of Tables 1-3. "no mixup(i,j)" replaces the randomly weighted mixup by a fixed
-# pass-through of the encoder side (beta = 1): the encoder predictions / bypasses still feed the
-# generators, but the ever-changing beta that makes both inputs independent representations is gone.
-ABLATIONS = {
-    "no-real-recon": lambda c: _schedule(c, real_reconstruction=False),          # Tables 1, 2
-    "phase1-only": lambda c: _schedule(c, reconstruction=False),                 # Tables 1, 2
-    "no-multi-phase": lambda c: _schedule(c, multi_phase=False),                 # Tables 1, 2
-    "glu-inorm": lambda c: _model(c, normalization="glu-inorm"),                 # Table 3a
-    "lnorm": lambda c: _model(c, normalization="lnorm"),                         # Table 3a
-    "inorm": lambda c: _model(c, normalization="inorm"),                         # Table 3a
-    "no-bypass": lambda c: _model(c, bypass=False),                              # Table 3b
-    "no-mixup12": lambda c: _model(c, mixup_codes_beta=1.0),                     # Table 3b
-    "no-mixup34": lambda c: _model(c, mixup_bypass_beta=1.0),                    # Table 3b
-    "no-rm": lambda c: _loss(c, use_mask_regularization=False),                  # Table 3c
-    "no-vae": lambda c: _loss(c, use_vae=False),                                 # Table 3c
-    "no-per": lambda c: _loss(c, use_perceptual=False),                          # Table 3c
-}
+@dataclass(frozen=True)
+class Ablation:
+    """One ablation row of Tables 1-3, declared once: the name ``--ablation``/``--ablations`` take, the
+    switch it flips, and where the paper prints it (``table`` "1-2" or "3"; Table 3's ``block``) under
+    which ``label``. ``bench run`` trains these rows and ``bench table`` lays them out from this list."""
+
+    name: str
+    apply: Callable[[OneGANConfig], OneGANConfig]
+    table: Literal["1-2", "3"]
+    block: str | None   # Table 3's sub-table: "(a) normalization", "(b) modules", "(c) losses"
+    label: str          # the row's label in the paper
+
+
+# Every ablation row of Tables 1-3, in the paper's order. "no mixup(i,j)" replaces the randomly weighted
+# mixup by a fixed pass-through of the encoder side (beta = 1): the encoder predictions / bypasses still
+# feed the generators, but the ever-changing beta that makes both inputs independent representations
+# is gone.
+ABLATION_ROWS: tuple[Ablation, ...] = (
+    Ablation("no-real-recon", lambda c: _schedule(c, real_reconstruction=False), "1-2", None, "no real recon"),
+    Ablation("phase1-only", lambda c: _schedule(c, reconstruction=False), "1-2", None, "Phase I only"),
+    Ablation("no-multi-phase", lambda c: _schedule(c, multi_phase=False), "1-2", None, "no multi-phase"),
+    Ablation("glu-inorm", lambda c: _model(c, normalization="glu-inorm"), "3", "(a) normalization", "GLU-INorm"),
+    Ablation("lnorm", lambda c: _model(c, normalization="lnorm"), "3", "(a) normalization", "LNorm"),
+    Ablation("inorm", lambda c: _model(c, normalization="inorm"), "3", "(a) normalization", "INorm"),
+    Ablation("no-bypass", lambda c: _model(c, bypass=False), "3", "(b) modules", "no bypass"),
+    Ablation("no-mixup12", lambda c: _model(c, mixup_codes_beta=1.0), "3", "(b) modules", "no mixup(1,2)"),
+    Ablation("no-mixup34", lambda c: _model(c, mixup_bypass_beta=1.0), "3", "(b) modules", "no mixup(3,4)"),
+    Ablation("no-rm", lambda c: _loss(c, use_mask_regularization=False), "3", "(c) losses", "no loss L_RM"),
+    Ablation("no-vae", lambda c: _loss(c, use_vae=False), "3", "(c) losses", "no loss L_VAE"),
+    Ablation("no-per", lambda c: _loss(c, use_perceptual=False), "3", "(c) losses", "no loss L_PER"),
+)
+ABLATIONS: dict[str, Ablation] = {row.name: row for row in ABLATION_ROWS}

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 
 from core.contract import Clusters, Method
 from core.device import pick_device
+from data_prep.prepared import parent_of
 from onegan.checkpoint import load_checkpoint
 from onegan.config import OneGANConfig
 from onegan.mixup import inference_mixup_weights
-from onegan.model import OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
+from onegan.model import OneGANModel, Reconstructed, to_model_range, to_unit_range
 
 
 def default_device() -> torch.device:
@@ -89,7 +90,7 @@ class OneGAN(Method):
         if child.min() < 0 or child.max() >= self.num_classes:
             raise ValueError(f"child codes must lie in [0, {self.num_classes}), got {child.min()}..{child.max()}")
         if parent is None:
-            parent = parent_of_child(child, self.num_classes, self.num_parents)
+            parent = parent_of(child, self.num_classes, self.num_parents)
         parent = torch.as_tensor(parent, device=self.device).long()
         if z is None:
             z = torch.randn(child.shape[0], self.config.model.z_dim, device=self.device)

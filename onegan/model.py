@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from data_prep.prepared import parent_of
 from onegan.config import ModelConfig
 from onegan.mixup import MixupWeights, mix
 from onegan.networks.embeddings import CodeEmbeddings
@@ -51,10 +52,8 @@ class Reconstructed(NamedTuple):
     child: torch.Tensor
 
 
-def parent_of_child(child: torch.Tensor, num_classes: int, num_parents: int) -> torch.Tensor:
-    """The fixed child->parent map (NC/NP consecutive children per parent), on tensors."""
-    per_parent = max(num_classes // num_parents, 1)
-    return torch.clamp(child // per_parent, max=num_parents - 1)
+# The old name of the one child->parent map, kept for code written against it.
+parent_of_child = parent_of
 
 
 class OneGANModel(nn.Module):
@@ -108,7 +107,7 @@ class OneGANModel(nn.Module):
             else:
                 v_bg, v_p, v_c = self.embeddings(child, parent)
         else:
-            parent = parent_of_child(child, self.config.num_classes, self.config.num_parents)
+            parent = parent_of(child, self.config.num_classes, self.config.num_parents)
             v_bg, v_p, v_c = self.embeddings(child, parent)
         v_p_mix = mix(v_p, v_p_hat, betas.beta1)                                  # mixup 1
         v_c_mix = mix(v_c, v_c_hat, betas.beta2)                                  # mixup 2

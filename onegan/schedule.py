@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from onegan.config import OneGANConfig, ScheduleConfig
+from onegan.config import ScheduleConfig
 
 GENERATION = "generation"
 FAKE_RECONSTRUCTION = "fake_reconstruction"
@@ -57,19 +57,3 @@ class PhaseSchedule:
     def clones_discriminators_at(self, iteration: int) -> bool:
         return self.phase_two_start is not None and iteration == self.phase_two_start
 
-
-def active_losses(config: OneGANConfig, iteration: int) -> dict[str, tuple[str, ...]]:
-    """The losses that run at ``iteration`` on each active path under ``config`` (its ablation
-    included), named as the trainer logs them: Eq. 10 (L_DbgA, L_DbgB, L_DcA, and D_cB's own
-    L_DcB on the generation path), Eq. 11 (L_GbgA, L_GbgB, L_GcA), Eq. 12-14 on the generation path (and
-    L_Qm when ``ModelConfig.mask_parent_classifier`` is on),
-    Eq. 15-17 on the reconstruction paths."""
-    loss = config.loss
-    mask = ("L_RM",) if loss.use_mask_regularization else ()
-    adversarial = ("L_DbgA", "L_DbgB", "L_DcA", "L_GbgA", "L_GbgB", "L_GcA")
-    mask_parent = ("L_Qm",) if config.model.mask_parent_classifier else ()
-    groups = {GENERATION: (*adversarial, "L_DcB", "L_E", *mask_parent, "L_MSE", "L_Rv", *mask)}
-    for path in PhaseSchedule(config.schedule).active_paths(iteration)[1:]:
-        groups[path] = (*adversarial, *mask, *(("L_VAE",) if loss.use_vae else ()), "L_REC",
-                        *(("L_PER",) if loss.use_perceptual else ()))
-    return groups

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -42,8 +42,27 @@ from onegan.draws import GlobalBatchDraws
 from onegan.mixup import MixupWeights
 
 if TYPE_CHECKING:
+    from onegan.config import OneGANConfig
     from onegan.distributed import ProcessGroup
-    from onegan.trainer import StepInputs, Trainer
+    from onegan.schedule import PhaseSchedule
+
+
+class Trainer(Protocol):
+    """What a captured step needs of ``onegan.trainer.Trainer``, named by its shape so that this module
+    does not import the trainer that uses it."""
+
+    config: OneGANConfig
+    device: torch.device
+    group: ProcessGroup
+    iteration: int
+    schedule: PhaseSchedule
+
+    def step_inputs(self, t: int) -> StepInputs: ...
+
+    def compute_step(self, inputs: StepInputs, defer_finite_check: bool = False
+                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]: ...
+
+    def _diverged(self, named: dict[str, torch.Tensor]) -> Exception: ...
 
 
 def check_capturable(device: torch.device, group: ProcessGroup) -> None:
@@ -165,6 +184,23 @@ def _fill(buffers: list[torch.Tensor] | None, values: list[torch.Tensor]) -> lis
     for buffer, value in zip(buffers, values, strict=True):
         buffer.copy_(value, non_blocking=True)
     return buffers
+
+
+
+@dataclass
+class StepInputs:
+    """What one iteration takes from outside the networks (``Trainer.step_inputs``): the real batch
+    (object images I and background images), the keyed draws φ_c (``child``, with its parent φ_p) and
+    z, and ``draws``, the source of the draws made during the forward pass (β's, ε, nuisances)."""
+
+    iteration: int
+    paths: tuple[str, ...]
+    real: torch.Tensor
+    real_bg: torch.Tensor
+    child: torch.Tensor
+    parent: torch.Tensor
+    z: torch.Tensor
+    draws: GlobalBatchDraws | RecordingDraws | ReplayDraws
 
 
 class CapturedStep:

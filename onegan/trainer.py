@@ -1,6 +1,6 @@
 """The OneGAN training loop (§4): per iteration, the active paths of the phase schedule, one
 discriminator step per path, then one step of every generator/encoder/embedding on the summed
-losses (L_GEN for the generation path, L_AE for each reconstruction path).
+losses (L_GEN for the generation path, L_AE for each reconstruction path; ``onegan.objective``).
 
 Everything random in iteration t (codes, z, β's, ε, flips, batches) derives from (seed, t, global
 sample index) (``onegan.draws``, ``onegan.data``), so a run resumed from a checkpoint continues exactly
@@ -17,7 +17,6 @@ import math
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,8 +29,8 @@ from core.errors import UserError
 from core.provenance import compute_environment
 from core.tensorboard_log import RunBoard
 from core.training_run import DEFAULT_CHECKPOINT_MINUTES, CheckpointPolicy, Deadline, LossLog, run_loop
-from data_prep.prepared import Prepared
-from onegan import losses
+from data_prep.prepared import Prepared, parent_of
+from onegan import objective
 from onegan.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, save_checkpoint
 from onegan.config import OneGANConfig
 from onegan.distributed import (
@@ -45,33 +44,21 @@ from onegan.distributed import (
 )
 from onegan.draws import GlobalBatchDraws, iteration_seed
 from onegan.mixup import inference_mixup_weights
-from onegan.model import Generated, OneGANModel, Reconstructed, parent_of_child, to_model_range, to_unit_range
+from onegan.model import OneGANModel, Reconstructed, to_model_range, to_unit_range
 from onegan.networks.discriminators import DiscriminatorPair
 from onegan.networks.layer_norm import use_fused_layer_norm
-from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE, nuisance_augment, rotate_hue
+from onegan.nuisance_augmentation import DRAWS_PER_SAMPLE
 from onegan.schedule import FAKE_RECONSTRUCTION, GENERATION, PATHS, REAL_RECONSTRUCTION, PhaseSchedule
-from onegan.step_capture import CapturedStep, RecordingDraws, ReplayDraws, check_capturable, set_capturable
+from onegan.step_capture import (
+    CapturedStep,
+    StepInputs,
+    check_capturable,
+    set_capturable,
+)
 
 LOSS_LOG = "losses.jsonl"
 SAMPLES_DIR = "samples"
-_SHORT = {GENERATION: "gen", FAKE_RECONSTRUCTION: "fake", REAL_RECONSTRUCTION: "real"}
 _SAMPLE_COUNT = 8
-
-
-@dataclass
-class StepInputs:
-    """What one iteration takes from outside the networks (``Trainer.step_inputs``): the real batch
-    (object images I and background images), the keyed draws φ_c (``child``, with its parent φ_p) and
-    z, and ``draws``, the source of the draws made during the forward pass (β's, ε, nuisances)."""
-
-    iteration: int
-    paths: tuple[str, ...]
-    real: torch.Tensor
-    real_bg: torch.Tensor
-    child: torch.Tensor
-    parent: torch.Tensor
-    z: torch.Tensor
-    draws: GlobalBatchDraws | RecordingDraws | ReplayDraws
 
 
 class TrainingDiverged(UserError, FloatingPointError):
@@ -294,7 +281,7 @@ class Trainer:
         real = to_model_range(objects["image"].to(device), size).contiguous(memory_format=self.memory_format)
         real_bg = to_model_range(backgrounds.to(device), size).contiguous(memory_format=self.memory_format)
         child = draws.randint(model_cfg.num_classes)
-        parent = parent_of_child(child, model_cfg.num_classes, model_cfg.num_parents)
+        parent = parent_of(child, model_cfg.num_classes, model_cfg.num_parents)
         z = draws.randn(model_cfg.z_dim)
         return StepInputs(t, self.schedule.active_paths(t), real, real_bg, child, parent, z, draws)
 
@@ -305,7 +292,7 @@ class Trainer:
         Deferred, nothing here waits for the device (a captured step checks after the replay);
         otherwise a non-finite loss raises before the optimiser step that would use it."""
         cfg, model_cfg = self.config, self.config.model
-        device, draws = self.device, inputs.draws
+        draws = inputs.draws
         real, real_bg, child, parent, z = inputs.real, inputs.real_bg, inputs.child, inputs.parent, inputs.z
         paths = inputs.paths
 
@@ -325,28 +312,9 @@ class Trainer:
         fakes.update({path: (rec.image, rec.background) for path, (_, rec) in reconstructions.items()})
 
         # Discriminator steps (Eq. 10), one pair per path.
-        named: dict[str, torch.Tensor] = {}
-        discriminator_total = torch.zeros((), device=device)
         with self._autocast():
-            for path, (fake_image, fake_background) in fakes.items():
-                pair = self.discriminators[path]
-                real_bg_judgement = pair.background(real_bg)
-                dbg_a = losses.discriminator_background_real_fake_loss(
-                    real_bg_judgement.real_fake, pair.background(fake_background.detach()).real_fake)
-                dbg_b = losses.discriminator_background_object_loss(
-                    real_bg_judgement.background, pair.background(real).background)
-                fake_child = pair.child(fake_image.detach())
-                dc_a = losses.discriminator_child_real_fake_loss(pair.child(real).real_fake, fake_child.real_fake)
-                d_total = losses.discriminator_loss(dbg_a, dbg_b, dc_a, cfg.loss.bg_adversarial_weight)
-                prefix = _SHORT[path]
-                named.update({f"{prefix}/L_DbgA": dbg_a, f"{prefix}/L_DbgB": dbg_b, f"{prefix}/L_DcA": dc_a})
-                if path == GENERATION:
-                    # D_cB learns the child class from generated images (the only labelled ones).
-                    aux = losses.discriminator_child_class_loss(fake_child.child_logits, child)
-                    named[f"{prefix}/L_DcB"] = aux
-                    d_total = d_total + aux
-                named[f"{prefix}/L_D"] = d_total
-                discriminator_total = discriminator_total + d_total
+            named, discriminator_total = objective.discriminator_objective(self.discriminators, fakes, real, real_bg,
+                                                                           child, cfg.loss)
         nonfinite = self._nonfinite(named)
         for path in fakes:
             self.discriminator_optimizers[path].zero_grad(set_to_none=True)
@@ -367,8 +335,8 @@ class Trainer:
                 if cfg.loss.nuisance_augmentation:
                     nuisance = draws.rand(DRAWS_PER_SAMPLE)
                     hue = draws.rand(1) if cfg.loss.augment_parent_hue else None
-                g_named, model_total = self._model_losses(generated, child, parent, real, reconstructions,
-                                                          nuisance, hue)
+                g_named, model_total = objective.generator_objective(self.model, self.discriminators, generated,
+                                                                     child, parent, reconstructions, cfg, nuisance, hue)
             named.update(g_named)
             model_nonfinite = self._nonfinite(g_named)
             self.model_optimizer.zero_grad(set_to_none=True)
@@ -392,93 +360,6 @@ class Trainer:
         loss.backward()
         return average_gradients(parameters, self.group, nonfinite)
 
-    def _adversarial(self, pair: DiscriminatorPair, image: torch.Tensor, background: torch.Tensor,
-                     prefix: str, named: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """L_G of Eq. 11 for one path; returns (L_G, D_c judgement of the image)."""
-        background_judgement = pair.background(background)
-        child_judgement = pair.child(image)
-        gbg_a = losses.generator_background_real_fake_loss(background_judgement.real_fake)
-        gbg_b = losses.generator_background_object_loss(background_judgement.background)
-        gc_a = losses.generator_child_real_fake_loss(child_judgement.real_fake)
-        total = losses.generator_loss(gbg_a, gbg_b, gc_a, self.config.loss.bg_adversarial_weight)
-        named.update({f"{prefix}/L_GbgA": gbg_a, f"{prefix}/L_GbgB": gbg_b, f"{prefix}/L_GcA": gc_a,
-                      f"{prefix}/L_G": total})
-        return total, child_judgement
-
-    def _mask_prior(self, mask: torch.Tensor) -> torch.Tensor:
-        loss_cfg = self.config.loss
-        return losses.mask_regularization_loss(mask, loss_cfg.mask_area_min, loss_cfg.mask_area_max,
-                                               loss_cfg.mask_area_weight)
-
-    def _model_losses(self, generated: Generated, child: torch.Tensor, parent: torch.Tensor, real: torch.Tensor,
-                      reconstructions: dict[str, tuple[torch.Tensor, Reconstructed]],
-                      nuisance: torch.Tensor | None = None, hue: torch.Tensor | None = None
-                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        loss_cfg, model = self.config.loss, self.model
-        named: dict[str, torch.Tensor] = {}
-
-        # Generation path: L_GEN (Eq. 14).
-        l_g, child_judgement = self._adversarial(self.discriminators[GENERATION], generated.image,
-                                                 generated.background, "gen", named)
-        shape = model.shape_encoder(generated.image)
-        style = model.style_encoder(generated.image)
-        bypass_bg = model.background_encoder(generated.image, generated.mask)
-        parent_logits, child_logits = shape.parent_logits, style.child_logits
-        if nuisance is not None:
-            # E_p, E_c classify a copy whose nuisances are re-drawn (LossConfig.nuisance_augmentation);
-            # L_MSE keeps the unmoved image, whose bypass B_fg is aligned with A_fg.
-            moved = nuisance_augment(generated.foreground, generated.mask, generated.background, nuisance, loss_cfg)
-            parent_logits = model.shape_encoder(moved if hue is None else rotate_hue(moved, hue)).parent_logits
-            child_logits = model.style_encoder(moved).child_logits
-        l_e = losses.classification_loss(parent_logits, parent, child_logits, child, child_judgement.child_logits)
-        l_mse = losses.latent_distance_loss(generated.v_c.detach(), style.mu_c, generated.v_p.detach(), shape.mu_p,
-                                            generated.preimage_fg.detach(), shape.bypass_fg,
-                                            generated.preimage_bg.detach(), bypass_bg, self.config.model.bypass)
-        l_rv = losses.code_regularization_loss(generated.v_bg, generated.v_p, generated.v_c)
-        named.update({"gen/L_E": l_e, "gen/L_MSE": l_mse, "gen/L_Rv": l_rv})
-        if model.mask_parent_classifier is not None:
-            l_qm = named["gen/L_Qm"] = losses.mask_parent_loss(model.mask_parent_classifier(generated.mask), parent)
-            l_e = l_e + loss_cfg.mask_parent_weight * l_qm
-        l_rm = None
-        if loss_cfg.use_mask_regularization:
-            l_rm = named["gen/L_RM"] = self._mask_prior(generated.mask)
-        l_gen = losses.generation_total_loss(l_g, l_e, l_mse, l_rv, l_rm, loss_cfg.code_regularization_weight,
-                                             loss_cfg.mask_regularization_weight)
-        named["gen/L_GEN"] = l_gen
-        total = l_gen
-
-        # Reconstruction paths: L_AE (Eq. 18) with L_GEN's terms that exist for a reconstruction
-        # (adversarial L_G against the path's own discriminators, and the mask prior L_RM).
-        for path, (source, rec) in reconstructions.items():
-            prefix = _SHORT[path]
-            pair = self.discriminators[path]
-            l_g, rec_child_judgement = self._adversarial(pair, rec.image, rec.background, prefix, named)
-            l_gen = l_g  # L_GEN's terms that exist for a reconstruction: L_G and L_RM
-            if loss_cfg.use_mask_regularization:
-                l_rm = named[f"{prefix}/L_RM"] = self._mask_prior(rec.mask)
-                l_gen = l_gen + loss_cfg.mask_regularization_weight * l_rm
-            l_vae = l_per = None
-            if loss_cfg.use_vae:
-                l_vae = named[f"{prefix}/L_VAE"] = losses.vae_loss(
-                    rec.shape.mu_p, rec.shape.sigma_p, rec.v_p.detach(), rec.style.mu_c, rec.style.sigma_c,
-                    rec.v_c.detach(), rec.shape.mu_z, rec.shape.sigma_z)
-            fake = path == FAKE_RECONSTRUCTION
-            l_rec = named[f"{prefix}/L_REC"] = losses.reconstruction_loss(
-                source, rec.image,
-                generated.background.detach() if fake else None, rec.background if fake else None,
-                generated.mask.detach() if fake else None, rec.mask if fake else None)
-            if loss_cfg.use_perceptual:
-                target_child = pair.child(source).features.detach()
-                target_bg = pair.background(generated.background.detach()).features.detach() if fake else None
-                rec_bg = pair.background(rec.background).features if fake else None
-                l_per = named[f"{prefix}/L_PER"] = losses.perceptual_loss(
-                    target_child, rec_child_judgement.features, target_bg, rec_bg)
-            l_ae = losses.autoencoder_total_loss(l_gen, l_vae, l_rec, l_per)
-            named[f"{prefix}/L_AE"] = l_ae
-            total = total + l_ae
-        named["L_total"] = total
-        return named, total
-
     # ---- samples -------------------------------------------------------------------------------------
 
     @torch.no_grad()
@@ -494,7 +375,7 @@ class Trainer:
             child = torch.arange(_SAMPLE_COUNT) % cfg.num_classes
             z = torch.randn(_SAMPLE_COUNT, cfg.z_dim, generator=generator).to(self.device)
             child = child.to(self.device)
-            gen = self.model.generate(child, parent_of_child(child, cfg.num_classes, cfg.num_parents), z)
+            gen = self.model.generate(child, parent_of(child, cfg.num_classes, cfg.num_parents), z)
             rows = [to_unit_range(gen.image), to_unit_range(gen.foreground), gen.mask.expand(-1, 3, -1, -1),
                     to_unit_range(gen.background)]
             directory = self.out / SAMPLES_DIR

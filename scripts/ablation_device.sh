@@ -8,7 +8,8 @@ OUT=${OUT:-/tmp/table3_out}; WORK=${WORK:-.gpu/work}; SEEDS=${SEEDS:-0}; DEADLIN
 export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$OUT" /tmp/table3/logs
 nvidia-smi -L || true
-ROWS=${ROWS:-reference no-real-recon phase1-only no-multi-phase glu-inorm lnorm inorm no-bypass no-mixup12 no-mixup34 no-rm no-vae no-per}
+# Every row by default: the names bench run takes (declared once, onegan.config.ABLATION_ROWS).
+ROWS=${ROWS:-$(python3 -c 'from benchmark.run import parse_ablations; print(" ".join(parse_ablations(None)))')}
 for row in $ROWS; do
     timeout "$DEADLINE" python3 -c 'import sys; from benchmark.cli import main; sys.exit(main())' run \
         --task ablation --preset tiny --ablation-preset tiny --ablations "$row" --seeds "$SEEDS" \

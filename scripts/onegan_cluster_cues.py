@@ -30,7 +30,7 @@ from benchmark.metrics.clustering import nmi
 from core.atomic import append_jsonl, read_jsonl
 from core.provenance import git_commit
 from data_prep.datasets import ObjectImages
-from data_prep.prepared import load_prepared
+from data_prep.prepared import load_prepared, parent_of
 from data_prep.synthetic import TEXTURES
 from onegan.inference import OneGAN
 
@@ -39,8 +39,8 @@ def cues(prepared) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
     """The object images and, per image, each cue's label."""
     items = list(ObjectImages(prepared, role="fg"))
     child = np.array([it["class_id"] for it in items])
-    per_parent = prepared.num_classes // prepared.num_parents
-    parent, hue = child // per_parent, child % per_parent
+    parent = parent_of(child, prepared.num_classes, prepared.num_parents)
+    hue = child % (prepared.num_classes // prepared.num_parents)  # j of child_appearances' divmod
     texture = (hue + parent) % len(TEXTURES)  # index into TEXTURES, as child_appearances assigns it
     images = torch.stack([it["image"] for it in items])
     outside = (torch.stack([it["mask"] for it in items]) < 0.5).float()

@@ -27,8 +27,8 @@ import torch.nn.functional as F  # noqa: E402
 from core.atomic import append_jsonl, read_jsonl  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.provenance import git_commit, package_versions  # noqa: E402
+from data_prep.prepared import parent_of  # noqa: E402
 from onegan.inference import OneGAN  # noqa: E402
-from onegan.model import parent_of_child  # noqa: E402
 from onegan.networks.generators import compose  # noqa: E402
 
 PERTURBATIONS = ("clean", "noise", "blur", "background_swap", "object_on_grey", "mirror", "quarter_turn")
@@ -58,7 +58,7 @@ def code_accuracies(method: OneGAN, per_code: int = 64, seed: int = 123) -> dict
     cfg, model = method.config.model, method.model
     generator = torch.Generator().manual_seed(seed)
     child = torch.arange(cfg.num_classes).repeat_interleave(per_code)
-    parent = parent_of_child(child, cfg.num_classes, cfg.num_parents)
+    parent = parent_of(child, cfg.num_classes, cfg.num_parents)
     z = torch.randn(len(child), cfg.z_dim, generator=generator)
     generated = model.generate(child.to(method.device), parent.to(method.device), z.to(method.device))
     out = {}

@@ -18,9 +18,9 @@ import torchvision
 
 from core.atomic import atomic_path
 from data_prep.datasets import ObjectImages
-from data_prep.prepared import load_prepared
+from data_prep.prepared import load_prepared, parent_of
 from onegan.inference import OneGAN
-from onegan.model import parent_of_child, to_unit_range
+from onegan.model import to_unit_range
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
             real = torch.nn.functional.interpolate(real, size=(m.image_size, m.image_size), mode="bilinear",
                                                    antialias=True, align_corners=False)
             child = torch.full((n,), c)
-            out = method.model.generate(child, parent_of_child(child, m.num_classes, m.num_parents), z)
+            out = method.model.generate(child, parent_of(child, m.num_classes, m.num_parents), z)
             gap = torch.ones(1, 3, m.image_size, m.image_size)
             rows.append(torch.cat([real, gap, to_unit_range(out.image), gap, out.mask.expand(-1, 3, -1, -1)]))
     grid = torch.nn.functional.interpolate(torch.cat(rows), scale_factor=2, mode="nearest")

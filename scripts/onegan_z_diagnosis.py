@@ -40,12 +40,12 @@ from core.atomic import append_jsonl, read_jsonl  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.provenance import compute_environment, git_commit, package_versions  # noqa: E402
 from data_prep.datasets import ObjectImages  # noqa: E402
-from data_prep.prepared import load_prepared  # noqa: E402
+from data_prep.prepared import load_prepared, parent_of  # noqa: E402
 from data_prep.synthetic import write_synthetic  # noqa: E402
 from onegan import losses  # noqa: E402
 from onegan.config import OneGANConfig  # noqa: E402
 from onegan.inference import OneGAN  # noqa: E402
-from onegan.model import parent_of_child, to_unit_range  # noqa: E402
+from onegan.model import to_unit_range  # noqa: E402
 from onegan.trainer import Trainer  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def per_code_spread(method: OneGAN, device: str) -> list[float]:
     for c in range(m.num_classes):
         child = torch.full((8,), c)
         z = torch.randn(8, m.z_dim, generator=generator)
-        parent = parent_of_child(child, m.num_classes, m.num_parents)
+        parent = parent_of(child, m.num_classes, m.num_parents)
         out = method.model.generate(child.to(device), parent.to(device), z.to(device))
         spreads.append(_mean_pairwise(to_unit_range(out.image).cpu()))
     return spreads

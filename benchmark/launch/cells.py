@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.run import PlannedCell, RunContext, _request, cell_fields, supported_tasks
+from benchmark.grid import PlannedCell, cell_fields, supported_tasks, train_request
+from benchmark.run_context import RunContext
 from benchmark.training_progress import checkpoint_progress
 from core.atomic import read_jsonl, write_json_atomic
 from core.locking import is_held
@@ -143,7 +144,7 @@ def cell_state(ctx: RunContext, cell: PlannedCell, slurm: dict[str, str] | None)
     entry = read_entry(ctx.store.out_dir, name) or {}
     log = entry.get("stderr")
     job = entry.get("job_id")
-    run_dir = _request(ctx, cell.method, cell.variant, cell.seed).out
+    run_dir = train_request(ctx, cell.method, cell.variant, cell.seed).out
     if all(ctx.store.is_done({**base, "task": t}) for t in tasks) and not ctx.force:
         return CellState(cell, name, "done", ", ".join(tasks) or "nothing to score")
     if is_held(ctx.store.claim_target(base)):

@@ -9,7 +9,6 @@ running (job, iteration of planned, last loss line, how long ago) / queued / fai
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
@@ -51,27 +50,3 @@ def print_status(ctx, cells) -> Counter:
         counts[state.kind] += 1
         print(_say(state))
     return counts
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="the results directory of bench run")
-    parser.add_argument("--work", default=None, help="its work directory (default: the one each run was given)")
-
-
-def main(args: argparse.Namespace) -> int:
-    from benchmark.launch.options import LaunchOptions
-    from benchmark.run import run
-
-    plans = sorted((Path(args.out) / PLANS_DIR).glob("*.json"))
-    if not plans:
-        raise UserError(f"no bench run has planned a grid in {args.out} (no {PLANS_DIR}/*.json there)")
-    totals: Counter = Counter()
-    for path in plans:
-        arguments = json.loads(path.read_text())
-        if args.work is not None:
-            arguments["work"] = args.work
-        counts = Counter()
-        run(**arguments, out=args.out, figures=False, launcher=LaunchOptions(kind="status", status_counts=counts))
-        totals += counts
-    print("total: " + ", ".join(f"{totals[k]} {k}" for k in ORDER if totals[k]) + f" ({sum(totals.values())} cells)")
-    return 0

@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,12 +22,13 @@ from types import SimpleNamespace
 import submitit
 
 from benchmark import protocols
+from benchmark.grid import PlannedCell, cell_fields, scale_label, supported_tasks, train_request
 from benchmark.launch.cells import JOBS_DIR, CellState, cell_state, update_entry
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
 from benchmark.launch.options import LaunchOptions, grid_resources
 from benchmark.methods import BUILDERS, title_of
 from benchmark.presets import RunPreset
-from benchmark.run import PlannedCell, RunContext, scale_label, supported_tasks
+from benchmark.run_context import RunContext
 from core.errors import UserError
 from core.launching import make_executor, preflight, slurm_jobs, submit_jobs
 
@@ -46,6 +48,9 @@ class CellSpec:
     protocol: str
     cell: PlannedCell
     name: str                    # cell_id
+    # What scores a cell: ``benchmark.run.evaluate_cells``, the very function an in-process run calls
+    # (passed in, pickled by reference, so this module needs no import of the run that launches it).
+    evaluate: Callable[..., object]
 
 
 class CellJob(submitit.helpers.Checkpointable):
@@ -58,7 +63,6 @@ class CellJob(submitit.helpers.Checkpointable):
         import torch
 
         from benchmark.records import RecordStore
-        from benchmark.run import evaluate_cells
         from data_prep.prepared import load_prepared
 
         spec = self.spec
@@ -75,7 +79,7 @@ class CellJob(submitit.helpers.Checkpointable):
                              spec.force, evaluator=spec.evaluator, inception_weights=spec.inception_weights,
                              protocol=protocols.get(spec.protocol))
             cell = spec.cell
-            evaluate_cells(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
+            spec.evaluate(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
         except Exception as err:
             if type(err).__name__ != "TrainingInterrupted":  # a signal's deferred stop, not a failure
                 update_entry(spec.out, spec.name, state="failed", error=_one_line(err), ended=time.time())
@@ -104,7 +108,6 @@ def _train_as_rank(spec: CellSpec) -> str:
     import torch
 
     from benchmark.records import RecordStore
-    from benchmark.run import _request, cell_fields, supported_tasks
     from data_prep.prepared import load_prepared
     from onegan.api import train
 
@@ -118,7 +121,7 @@ def _train_as_rank(spec: CellSpec) -> str:
     tasks = supported_tasks(ctx, "onegan", cell.tasks)
     if not spec.force and all(ctx.store.is_done({**base, "task": t}) for t in tasks):
         return spec.name  # rank 0 finds it recorded too and trains nothing
-    train(_request(ctx, cell.method, cell.variant, cell.seed), progress=False)
+    train(train_request(ctx, cell.method, cell.variant, cell.seed), progress=False)
     return spec.name
 
 
@@ -171,7 +174,8 @@ def _say(state: CellState) -> str:
     return line
 
 
-def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, device_given: bool) -> bool:
+def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, device_given: bool,
+           evaluate: Callable[..., object]) -> bool:
     """Submit the cells not done, running or queued as one job array; wait for every cell of the grid
     unless ``--no-wait``. Returns True when every cell is recorded (False after ``--no-wait``); a cell
     that failed is reported (error line, log) and raises a UserError naming how many."""
@@ -187,7 +191,7 @@ def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, de
         executor = make_executor(kind, folder, resources, options, name=f"bench-{ctx.preset.name}")
         specs = [CellSpec(ctx.preset, ctx.prepared.root, ctx.work.absolute(), ctx.store.out_dir.absolute(), ctx.force,
                           ctx.device if device_given else None, ctx.evaluator, ctx.inception_weights,
-                          ctx.protocol.name, s.cell, s.name) for s in todo]
+                          ctx.protocol.name, s.cell, s.name, evaluate) for s in todo]
         jobs = submit_jobs(executor, [CellJob(spec) for spec in specs])
         for spec, job in zip(specs, jobs, strict=True):
             update_entry(ctx.store.out_dir, spec.name, state="submitted", job_id=str(job.job_id), launcher=kind,

@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from benchmark.generation_scores import generation_scores
 from benchmark.metrics.conditional import TABLE1_CFID, TABLE1_CIS
+from benchmark.run_context import RunContext
 from benchmark.tasks.clustering import collect_clusters
 from benchmark.tasks.common import EvalOptions, TaskResult, validate_by_id
 from core.contract import Method
 from core.errors import UserError
 from data_prep.datasets import ObjectImages
 from data_prep.prepared import Prepared
-
-if TYPE_CHECKING:
-    from benchmark.run import RunContext
 
 REAL_ROLE = "fg"
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from baselines import finegan
-from baselines.encoder_fitting import parent_codes
 from baselines.finegan import (
     BackgroundDiscriminator,
     FineGANConfig,
@@ -22,7 +21,7 @@ from baselines.finegan import (
 from baselines.gan_training import CheckpointError, read_losses
 from baselines.object_tensors import bbox_in_crop, load_object_tensors, take_batch
 from core.contract import TrainRequest
-from data_prep.prepared import load_prepared, parent_of
+from data_prep.prepared import load_prepared
 from data_prep.synthetic import write_synthetic
 
 SMOKE = FineGANConfig.preset("smoke")
@@ -150,13 +149,6 @@ def test_flipped_batches_mirror_boxes_with_the_image(tiny_data):
     # On the synthetic data the bbox is the mask's tight box: the mask lies inside the box.
     region = boxes_to_region(boxes, 32)
     assert ((masks > 0) & (region == 0)).float().mean() < 0.02
-
-
-def test_parent_map_is_the_fixed_consecutive_map():
-    child = torch.arange(200)
-    assert torch.equal(parent_codes(child, 200, 20), torch.as_tensor(parent_of(child.numpy(), 200, 20)))
-    assert torch.equal(parent_codes(child, 200, 20), child // 10)
-    assert parent_codes(torch.tensor([195]), 196, 14).item() == 13
 
 
 # ------------------------------------------------------------------------------------------- the method

@@ -55,3 +55,22 @@ def test_curve_records_snapshots_resumes_and_extends(tmp_path):
 def test_budget_before_real_reconstruction_is_refused(tmp_path):
     with pytest.raises(UserError, match="before real reconstruction"):
         run_curve("smoke", seeds=(0,), budgets=(5,), out=tmp_path / "o", work=tmp_path / "w")
+
+
+def test_curve_methods_go_through_the_contract_only():
+    """Each curve method is its module's contract functions (core.contract.CurveRun's docstring), and
+    benchmark/curve_runs.py imports nothing inside a function (it does not reach around the contract)."""
+    import ast
+    import inspect
+
+    from benchmark import curve_runs
+
+    for method in curve_runs.CURVE_METHODS.values():
+        module = inspect.getmodule(method.start)
+        assert (method.start, method.load, method.snapshot_cpu) == (
+            module.start_curve, module.load, module.curve_snapshot_cpu), method.name
+        assert callable(module.curve_config) and method.name in {"onegan", "finegan"}
+    tree = ast.parse(inspect.getsource(curve_runs))
+    inner = [node for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
+             for node in ast.walk(fn) if isinstance(node, ast.Import | ast.ImportFrom)]
+    assert inner == []

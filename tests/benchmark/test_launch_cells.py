@@ -10,11 +10,13 @@ import sys
 import pytest
 
 from benchmark import protocols
+from benchmark.grid import PlannedCell, cell_fields
 from benchmark.launch.cells import cell_state, update_entry
 from benchmark.launch.estimate import onegan_gpu_hours
 from benchmark.presets import get_preset
 from benchmark.records import RecordStore, make_records
-from benchmark.run import PlannedCell, RunContext, cell_fields, prepare_dataset, run
+from benchmark.run import prepare_dataset, run
+from benchmark.run_context import RunContext
 from core.locking import path_lock
 
 

@@ -40,7 +40,7 @@ def test_a_second_declaration_of_a_name_is_refused():
     fid = metric_registry.get("fid")
     with pytest.raises(ValueError, match="declared twice"):
         metric_registry._index((fid, fid))
-    stray = Metric("x_1split", "generation", "X", True, "nothing", ("1",), column="nope")
+    stray = Metric("x_1split", "generation", "X", True, len, "nothing", ("1",), column="nope")
     with pytest.raises(ValueError, match="stands in for 'nope'"):
         metric_registry._index((fid, stray))
 
@@ -151,3 +151,21 @@ def test_method_tasks_follow_from_the_class_capabilities():
     assert METHODS["stackgan"].tasks == ("generation", "clustering")
     assert METHODS["onegan"].tasks == ("generation", "segmentation", "clustering")
     assert METHODS["redo"].tasks == ("segmentation",) and METHODS["kmeans-features"].tasks == ("clustering",)
+
+
+def test_computed_by_is_the_function_itself_found_at_its_printed_name():
+    import importlib
+
+    from benchmark.metrics.conditional import bcfid
+    from benchmark.protocols.base import Protocol
+
+    for m in metric_registry._DECLARATIONS:
+        target = importlib.import_module(m.computed_by.__module__)
+        for part in m.computed_by.__qualname__.split("."):
+            target = getattr(target, part)
+        assert target is m.computed_by and callable(target), m.name
+    assert metric_registry.get("bcfid").computed_by is bcfid
+    assert metric_registry.get("bcfid").computed_by_text == "benchmark.metrics.conditional.bcfid"
+    assert metric_registry.get("iou").computed_by is Protocol.score_masks
+    assert metric_registry.get("iou").computed_by_text == "Protocol.score_masks (onegan2020: per-image mean)"
+    assert metric_registry.get("cfid").computed_by_text == "Table 1's CFID = wcfid (benchmark.metrics.conditional)"

@@ -108,8 +108,9 @@ def test_generation_pipeline_with_a_trained_method(prepared_dir, tmp_path):
 
 
 def test_ablation_task_records_every_variant_at_its_scale(prepared_dir, tmp_path):
+    from benchmark.grid import scale_label
     from benchmark.presets import get_preset
-    from benchmark.run import ABLATION_REFERENCE, ABLATION_VARIANTS, RunContext, scale_label
+    from benchmark.run import ABLATION_REFERENCE, ABLATION_VARIANTS, RunContext
 
     out = tmp_path / "out"
     run(task="ablation", dataset=str(prepared_dir), preset="smoke", out=out, work=tmp_path / "work",

@@ -77,3 +77,18 @@ def test_each_protocol_gets_its_own_tables_with_its_papers_rows():
     assert "DRC (all data) unverified (reported)" in text and "56.4" in text
     c3_text = render([by_protocol["c3gan2022@v1"]], "markdown")
     assert "(paper)" not in c3_text and ".500" in c3_text and ".777" not in c3_text   # no OneGAN-protocol value
+
+
+def test_ablation_rows_laid_out_as_the_paper_prints_them():
+    """The one declaration (onegan.config.ABLATION_ROWS) gives the paper's Table 3 blocks, labels and
+    order, and bench run's variants in that order (known answers read off the paper's tables)."""
+    from benchmark.run import ABLATION_VARIANTS
+    from benchmark.table import TABLE3_BLOCKS, TABLE12_ABLATIONS
+
+    assert list(TABLE12_ABLATIONS.items()) == [("no-real-recon", "no real recon"), ("phase1-only", "Phase I only"),
+                                               ("no-multi-phase", "no multi-phase")]
+    assert [(block, list(rows.values())) for block, rows in TABLE3_BLOCKS.items()] == [
+        ("(a) normalization", ["GLU-INorm", "LNorm", "INorm"]),
+        ("(b) modules", ["no bypass", "no mixup(1,2)", "no mixup(3,4)"]),
+        ("(c) losses", ["no loss L_RM", "no loss L_VAE", "no loss L_PER"])]
+    assert ABLATION_VARIANTS == (*TABLE12_ABLATIONS, *(v for rows in TABLE3_BLOCKS.values() for v in rows))

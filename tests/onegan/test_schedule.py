@@ -1,8 +1,9 @@
 from onegan.config import OneGANConfig
+from onegan.objective import active_losses
 from onegan.schedule import FAKE_RECONSTRUCTION as FAKE
 from onegan.schedule import GENERATION as GEN
 from onegan.schedule import REAL_RECONSTRUCTION as REAL
-from onegan.schedule import PhaseSchedule, active_losses
+from onegan.schedule import PhaseSchedule
 
 
 def schedule(ablation=None):

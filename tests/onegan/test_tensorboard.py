@@ -52,13 +52,24 @@ def test_onegan_writes_losses_speed_phase_and_samples(prepared, micro_config, tm
     assert grid.step == 6 and grid.width > grid.height > 0  # 8 columns of 4 rows
 
 
+class _CountingSaver:
+    """A ``CheckpointSaver``'s shape (a path and a call) that only counts its calls."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.calls = path, 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
 def test_baseline_phase_losses_read_back(tmp_path):
     losses = lambda i: {"L_D": 1.0 / (i + 1), "L_G": float(i)}  # noqa: E731 - known values to read back
     state = {}
-    result = run_phase(phase="finegan", done=0, total=6, step=losses, save=lambda: None,
+    save = _CountingSaver(tmp_path / "checkpoint.pt")
+    result = run_phase(phase="finegan", done=0, total=6, step=losses, save=save,
                        log_path=tmp_path / "losses.jsonl", log_every=2, checkpoint_every=100,
                        deadline=Deadline(None), on_iteration=lambda n: state.update(n=n))
-    assert result.iterations_done == 6
+    assert result.iterations_done == 6 and save.calls >= 1
     events = _events(tmp_path / EVENTS_DIR / "finegan")
     assert [(e.step, e.value) for e in events.Scalars("loss/L_D")] == [
         (2, pytest.approx(1 / 2)), (4, pytest.approx(1 / 4)), (6, pytest.approx(1 / 6))]

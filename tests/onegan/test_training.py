@@ -128,7 +128,8 @@ def test_logged_losses_are_the_active_losses_under_every_ablation(prepared, tmp_
     import pytest
 
     from onegan.config import ABLATIONS
-    from onegan.schedule import PhaseSchedule, active_losses
+    from onegan.objective import active_losses
+    from onegan.schedule import PhaseSchedule
 
     short = {GENERATION: "gen", FAKE_RECONSTRUCTION: "fake", REAL_RECONSTRUCTION: "real"}
     totals = {"L_D", "L_G", "L_GEN", "L_AE"}
@@ -152,6 +153,36 @@ def test_logged_losses_are_the_active_losses_under_every_ablation(prepared, tmp_
                            for k in logged)
     with pytest.raises(KeyError):
         active_losses(config, 0)["missing"]
+
+
+def test_logged_totals_are_eqs_10_to_18_with_the_named_deviation(prepared, tmp_path, micro_config):
+    """Every logged total is the weighted sum the paper (and the deviation in onegan/objective.py) names,
+    recomputed here from the logged terms: L_D (Eq. 10, + D_cB's L_DcB on the generation path), L_G
+    (Eq. 11), L_GEN (Eq. 14), each reconstruction path's L_AE = L_G + 2·L_RM + L_VAE + L_REC + L_PER
+    (Eq. 18 with its L_GEN as that path's L_G + 2·L_RM), and L_total = L_GEN + Σ L_AE."""
+    config = micro_config(6)
+    trainer = Trainer(config, prepared, tmp_path / "run", seed=0, progress=False)
+    trainer.iteration = 4  # every path runs (fake recon from 2, real recon from 4)
+    trainer.clone_discriminators()
+    logged = {k: v.double().item() for k, v in trainer.step().items()}
+    w = config.loss
+    assert (w.bg_adversarial_weight, w.code_regularization_weight, w.mask_regularization_weight) == (10.0, 0.1, 2.0)
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-5 * max(1.0, abs(b))
+
+    for p in ("gen", "fake", "real"):
+        l_d = 10 * logged[f"{p}/L_DbgA"] + logged[f"{p}/L_DbgB"] + logged[f"{p}/L_DcA"] + logged.get(f"{p}/L_DcB", 0)
+        assert close(logged[f"{p}/L_D"], l_d), p
+        assert close(logged[f"{p}/L_G"], 10 * logged[f"{p}/L_GbgA"] + logged[f"{p}/L_GbgB"] + logged[f"{p}/L_GcA"])
+    assert "gen/L_DcB" in logged and "fake/L_DcB" not in logged
+    l_gen = (logged["gen/L_G"] + logged["gen/L_E"] + logged["gen/L_MSE"] + 0.1 * logged["gen/L_Rv"]
+             + 2 * logged["gen/L_RM"])
+    assert close(logged["gen/L_GEN"], l_gen)
+    l_ae = {p: logged[f"{p}/L_G"] + 2 * logged[f"{p}/L_RM"] + logged[f"{p}/L_VAE"] + logged[f"{p}/L_REC"]
+            + logged[f"{p}/L_PER"] for p in ("fake", "real")}
+    assert all(close(logged[f"{p}/L_AE"], l_ae[p]) for p in l_ae)
+    assert close(logged["L_total"], logged["gen/L_GEN"] + l_ae["fake"] + l_ae["real"])
 
 
 def test_bf16_autocast_trains_on_cpu(prepared, tmp_path, micro_config):
