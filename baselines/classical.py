@@ -32,7 +32,7 @@ from baselines.object_tensors import load_object_tensors
 from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
-from core.training_run import read_checkpoint, run_training
+from core.training_run import read_checkpoint
 
 NAME = "kmeans-colour"
 
@@ -108,10 +108,8 @@ def train(request: TrainRequest) -> Path:
             fitted[key], inertia[key] = torch.from_numpy(kmeans.cluster_centers_), float(kmeans.inertia_)
         return {"inertia": inertia["centroids"], "parent_inertia": inertia["parent_centroids"]}
 
-    return run_training(run, out=begun.out, total_steps=1, step=step,
-                        state=lambda: {"centroids": fitted.get("centroids"),
-                                       "parent_centroids": fitted.get("parent_centroids")}, checkpoint_every=1,
-                        max_minutes=request.max_minutes)
+    return begun.train(1, step, lambda: {"centroids": fitted.get("centroids"),
+                                         "parent_centroids": fitted.get("parent_centroids")}, 1)
 
 
 def load(checkpoint: Path, device: str | None = None) -> ColourKMeans:

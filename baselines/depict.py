@@ -48,7 +48,6 @@ from core.errors import UserError
 from core.training_run import (
     pick_device,
     read_checkpoint,
-    run_training,
 )
 
 NAME = "depict"
@@ -207,8 +206,7 @@ def _clean_pass(net: DEPICTNet, images: torch.Tensor, batch: int = 256) -> tuple
 
 def train(request: TrainRequest) -> Path:
     begun = start_run(request, PRESETS, NAME)
-    config, prepared, run, payload, device, out = (begun.config, begun.prepared, begun.run, begun.payload,
-                                                  begun.device, begun.out)
+    config, prepared, run, payload, device = begun.config, begun.prepared, begun.run, begun.payload, begun.device
     if config.target not in TARGETS:
         raise UserError(f"depict: unknown target rule {config.target!r}; choose one of {TARGETS}")
     k = prepared.num_classes
@@ -298,9 +296,7 @@ def train(request: TrainRequest) -> Path:
 
     if config.total_epochs < 1:
         raise UserError("depict: the preset trains for 0 epochs")
-    return run_training(run, out=out, total_steps=config.total_epochs, step=step, state=checkpoint_state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
-                        checkpoint_minutes=begun.checkpoint_minutes)
+    return begun.train(config.total_epochs, step, checkpoint_state, config.checkpoint_every)
 
 
 def load(checkpoint: Path, device: str | None = None) -> DEPICTClusterer:

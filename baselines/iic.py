@@ -25,7 +25,7 @@ from baselines.iic_loss import iic_loss
 from baselines.object_tensors import load_object_tensors, resize_images
 from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
-from core.training_run import pick_device, read_checkpoint, restore_modules, run_training
+from core.training_run import pick_device, read_checkpoint, restore_modules
 
 NAME = "iic"
 
@@ -141,9 +141,7 @@ def train(request: TrainRequest) -> Path:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), "loss_ema": loss_ema,
                 "best_subhead": int(loss_ema.argmin())}
 
-    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
-                        checkpoint_minutes=begun.checkpoint_minutes)
+    return begun.train(config.steps, step, state, config.checkpoint_every)
 
 
 def load(checkpoint: Path, device: str | None = None) -> IICClusterer:

@@ -42,7 +42,7 @@ from baselines.object_tensors import load_object_tensors, resize_images
 from baselines.single_loop import start_run
 from core.contract import SEGMENT_LABELS, Method, TrainRequest
 from core.errors import UserError
-from core.training_run import pick_device, read_checkpoint, restore_modules, run_training
+from core.training_run import pick_device, read_checkpoint, restore_modules
 
 NAME = "iic-seg"
 ForegroundRule = Literal["border", "border-per-image"]
@@ -170,9 +170,7 @@ def train(request: TrainRequest) -> Path:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(),
                 "foreground_class": foreground_class()}
 
-    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
-                        checkpoint_minutes=begun.checkpoint_minutes)
+    return begun.train(config.steps, step, state, config.checkpoint_every)
 
 
 def load(checkpoint: Path, device: str | None = None, foreground_rule: ForegroundRule = "border"

@@ -40,7 +40,6 @@ from core.errors import UserError
 from core.training_run import (
     pick_device,
     read_checkpoint,
-    run_training,
 )
 
 NAME = "jule"
@@ -165,8 +164,7 @@ def _embed_all(net: JULENet, images: torch.Tensor, size: int, batch: int = 256) 
 
 def train(request: TrainRequest) -> Path:
     begun = start_run(request, PRESETS, NAME)
-    config, prepared, run, payload, device, out = (begun.config, begun.prepared, begun.run, begun.payload,
-                                                  begun.device, begun.out)
+    config, prepared, run, payload, device = begun.config, begun.prepared, begun.run, begun.payload, begun.device
     if config.periods < 2 or not 0.0 < config.eta <= 1.0:
         # period 0 only initialises the clusters, so merging needs at least one more
         raise UserError(f"jule: periods must be >= 2 and eta in (0, 1], got {config.periods}, {config.eta}")
@@ -243,9 +241,7 @@ def train(request: TrainRequest) -> Path:
     def checkpoint_state() -> dict:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), **state}
 
-    return run_training(run, out=out, total_steps=config.periods, step=step, state=checkpoint_state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
-                        checkpoint_minutes=begun.checkpoint_minutes)
+    return begun.train(config.periods, step, checkpoint_state, config.checkpoint_every)
 
 
 def load(checkpoint: Path, device: str | None = None) -> JULEClusterer:

@@ -35,7 +35,7 @@ from baselines.cnn_blocks import conv_bn_relu
 from baselines.object_tensors import load_object_tensors, resize_images
 from baselines.single_loop import start_run
 from core.contract import Method, TrainRequest
-from core.training_run import pick_device, read_checkpoint, restore_modules, run_training
+from core.training_run import pick_device, read_checkpoint, restore_modules
 
 NAME = "redo"
 REGIONS = 2
@@ -216,9 +216,7 @@ def train(request: TrainRequest) -> Path:
         return {"model": model.state_dict(), "optimizer_d": optimise_d.state_dict(),
                 "optimizer_g": optimise_g.state_dict()}
 
-    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
-                        checkpoint_minutes=begun.checkpoint_minutes)
+    return begun.train(config.steps, step, state, config.checkpoint_every)
 
 
 def load(checkpoint: Path, device: str | None = None) -> ReDOSegmenter:

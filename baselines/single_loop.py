@@ -8,6 +8,7 @@ only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -21,6 +22,7 @@ from core.training_run import (
     pick_device,
     requested_checkpoint_minutes,
     resume_payload,
+    run_training,
     seed_everything,
 )
 from data_prep.prepared import Prepared, load_prepared
@@ -37,6 +39,15 @@ class RunStart(Generic[ConfigT]):
     device: torch.device
     out: Path
     checkpoint_minutes: float | None   # the wall-clock checkpoint cadence (None: by steps only)
+    max_minutes: float | None          # the request's time budget
+
+    def train(self, total_steps: int, step: Callable[[int], dict[str, float]], state: Callable[[], dict[str, Any]],
+              checkpoint_every: int | None) -> Path:
+        """The scaffold's loop (``core.training_run.run_training``) for this run, with the request's time
+        budget and checkpoint cadence; returns the checkpoint path."""
+        return run_training(self.run, out=self.out, total_steps=total_steps, step=step, state=state,
+                            checkpoint_every=checkpoint_every, max_minutes=self.max_minutes,
+                            checkpoint_minutes=self.checkpoint_minutes)
 
 
 def start_run(request: TrainRequest, presets: dict[str, ConfigT], method: str, *, seed: bool = True
@@ -53,4 +64,4 @@ def start_run(request: TrainRequest, presets: dict[str, ConfigT], method: str, *
     if seed:
         seed_everything(request.seed)
     return RunStart(config, prepared, run, payload, pick_device(request.device), out,
-                    requested_checkpoint_minutes(request))
+                    requested_checkpoint_minutes(request), request.max_minutes)

@@ -47,7 +47,6 @@ from core.errors import UserError
 from core.training_run import (
     pick_device,
     read_checkpoint,
-    run_training,
 )
 
 NAME = "uisb"
@@ -234,8 +233,7 @@ def train(request: TrainRequest) -> Path:
     """Nothing to learn across images: the checkpoint records the configuration, seed and data."""
     begun = start_run(request, PRESETS, NAME, seed=False)   # nothing is drawn at training time
     begun.run.restore(begun.payload)
-    return run_training(begun.run, out=begun.out, total_steps=0, step=lambda i: {}, state=dict,
-                        checkpoint_every=1, max_minutes=request.max_minutes)
+    return begun.train(0, lambda i: {}, dict, 1)
 
 
 def load(checkpoint: Path, device: str | None = None) -> UISBSegmenter:

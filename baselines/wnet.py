@@ -56,7 +56,6 @@ from core.errors import UserError
 from core.training_run import (
     pick_device,
     read_checkpoint,
-    run_training,
 )
 
 NAME = "wnet"
@@ -245,9 +244,7 @@ def train(request: TrainRequest) -> Path:
         return {"model": model.state_dict(), "encoder_optimizer": encoder_optimiser.state_dict(),
                 "whole_optimizer": whole_optimiser.state_dict()}
 
-    return run_training(run, out=begun.out, total_steps=config.steps, step=step, state=state,
-                        checkpoint_every=config.checkpoint_every, max_minutes=request.max_minutes,
-                        checkpoint_minutes=begun.checkpoint_minutes)
+    return begun.train(config.steps, step, state, config.checkpoint_every)
 
 
 def load(checkpoint: Path, device: str | None = None) -> WNetSegmenter:
