@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from core.errors import UserError
 
@@ -42,6 +41,16 @@ class ProcessGroup:
         return self.world_size > 1
 
 
+
+def flatten(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """One contiguous 1-D buffer of ``tensors`` in order (what a bucket sends in one collective)."""
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def unflatten(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Views of ``flat`` shaped as ``like``, in order (the inverse of ``flatten``)."""
+    return [part.view_as(t) for part, t in zip(flat.split([t.numel() for t in like]), like, strict=True)]
+
 def init_from_environment(device: torch.device) -> ProcessGroup:
     """Join the process group torchrun describes in the environment (WORLD_SIZE > 1), else single."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -58,9 +67,9 @@ def broadcast_parameters(modules: Iterable[torch.nn.Module], group: ProcessGroup
         return
     tensors = [t.data for module in modules for t in list(module.parameters()) + list(module.buffers())]
     for bucket in _buckets(tensors, BUCKET_BYTES):
-        flat = _flatten_dense_tensors(bucket)
+        flat = flatten(bucket)
         dist.broadcast(flat, src=0)
-        for tensor, synced in zip(bucket, _unflatten_dense_tensors(flat, bucket), strict=True):
+        for tensor, synced in zip(bucket, unflatten(flat, bucket), strict=True):
             tensor.copy_(synced)
 
 
@@ -111,10 +120,10 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter], group: ProcessGr
         else:
             buckets.insert(0, [flag])
     for bucket in buckets:
-        flat = _flatten_dense_tensors(bucket)
+        flat = flatten(bucket)
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         flat.div_(group.world_size)
-        for tensor, synced in zip(bucket, _unflatten_dense_tensors(flat, bucket), strict=True):
+        for tensor, synced in zip(bucket, unflatten(flat, bucket), strict=True):
             tensor.copy_(synced)
     return flag is not None and bool(flag.item() > 0)
 
@@ -177,7 +186,7 @@ class OverlappedGradientAverager:
         grads = [p.grad for p in parameters if p.grad is not None]
         if not grads:
             return
-        flat = _flatten_dense_tensors(grads)
+        flat = flatten(grads)
         self._launched.append((dist.all_reduce(flat, op=dist.ReduceOp.SUM, async_op=True), flat, grads))
 
     def backward(self, loss: torch.Tensor, nonfinite: torch.Tensor | None = None) -> bool:
@@ -204,7 +213,7 @@ class OverlappedGradientAverager:
         for work, flat, grads in self._launched:
             work.wait()
             flat.div_(self.group.world_size)
-            for tensor, synced in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
+            for tensor, synced in zip(grads, unflatten(flat, grads), strict=True):
                 tensor.copy_(synced)
         self._launched = []
         if not self._learned:  # from now on, bucket only what this graph gives a gradient
