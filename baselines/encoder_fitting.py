@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from data_prep.prepared import parent_of
 from onegan.config import ModelConfig, OneGANConfig
 from onegan.networks.encoders import ShapeEncoder, StyleEncoder
 
@@ -60,10 +59,6 @@ class GeneratedBatch(NamedTuple):
     parent: torch.Tensor
     z: torch.Tensor
 
-
-# The old name of the one child->parent map (``data_prep.prepared.parent_of``), kept for code written
-# against it.
-parent_codes = parent_of
 
 
 def encoder_model_config(onegan_preset: str, num_classes: int, num_parents: int, image_size: int,

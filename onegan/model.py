@@ -52,9 +52,6 @@ class Reconstructed(NamedTuple):
     child: torch.Tensor
 
 
-# The old name of the one child->parent map, kept for code written against it.
-parent_of_child = parent_of
-
 
 class OneGANModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
