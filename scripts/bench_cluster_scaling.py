@@ -37,6 +37,34 @@ def values(out: Path) -> dict:
     return {(r["method"], r["variant"], r["task"], r["metric"], r["seed"]): r["value"] for r in rows}
 
 
+def job_began(log: Path) -> float:
+    """The time of submitit's first log line in a job (``submitit INFO (2026-12-02 11:58:43,156) - ...``)."""
+    import datetime
+
+    for line in log.read_text().splitlines():
+        if line.startswith("submitit INFO ("):
+            stamp = line[len("submitit INFO ("):].split(")", 1)[0]
+            parsed = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+            return parsed.replace(tzinfo=datetime.UTC).timestamp()
+    raise ValueError(f"no submitit line in {log}")
+
+
+def previous_end(cell: dict, by_start: list[dict], submitted: float) -> float:
+    """When the slot this cell ran in freed up: the latest end of an earlier cell before its job began
+    (the submission for the first cells)."""
+    ends = [c["ended"] for c in by_start if c is not cell and c["ended"] <= cell["job_began"]]
+    return max(ends, default=submitted)
+
+
+def best_split(seconds: list[float]) -> float:
+    """The shortest span two slots can run these cells in (brute force over the splits)."""
+    import itertools
+
+    total = sum(seconds)
+    return min(max(side_a := sum(s for s, side in zip(seconds, split, strict=True) if side), total - side_a)
+               for split in itertools.product((0, 1), repeat=len(seconds)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="tiny")
@@ -67,10 +95,15 @@ def main() -> None:
     for r in records:
         key = (r["method"], r["seed"], r["task"])
         per_cell[key] = r["options"].get("train_or_load_seconds", 0.0) + r["wall_time_s"]
-    cells = [json.loads(p.read_text()) for p in sorted((root / "b" / "out" / "jobs" / "cells").glob("*.json"))]
+    jobs = root / "b" / "out" / "jobs"
+    cells = [json.loads(p.read_text()) for p in sorted((jobs / "cells").glob("*.json"))]
     submitted = min(c["submitted"] for c in cells)
     first_start = min(c["started"] for c in cells)
     last_end = max(c["ended"] for c in cells)
+    for cell in cells:  # when submitit began in the job (its log's first line): before it, Slurm and python
+        cell["job_began"] = job_began(jobs / cell["job_id"] / f"{cell['job_id']}_0_log.out")
+    in_array_order = sorted(cells, key=lambda c: int(c["job_id"].split("_")[1]))
+    slots = sorted(cells, key=lambda c: c["started"])
     lines = [
         f"# bench_cluster_scaling: {args.preset} grid ({args.methods}; seeds {args.seeds}; task {args.task}), "
         f"one thread per cell, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC",
@@ -86,8 +119,16 @@ def main() -> None:
         f"  cells running (first start to last end): {last_end - first_start:.1f} s",
         f"  after the last cell (the parent's poll, table, process exit): "
         f"{slurm - (last_end - submitted) :.1f} s including the parent's own start-up and dataset load",
-        "  per cell (job start to end): " + ", ".join(
+        "  array order (longest first): " + ", ".join(f"{c['method']} seed {c['seed']}" for c in in_array_order),
+        "  per cell (cell start to end): " + ", ".join(
             f"{c['method']} seed {c['seed']} {c['ended'] - c['started']:.1f} s" for c in cells),
+        "  per job, before its cell starts: Slurm + python start (submission or the previous task's end to "
+        "submitit's first log line) / imports and unpickling (to the cell's start):",
+        *[f"    {c['method']} seed {c['seed']} (task {c['job_id']}): "
+          f"{c['job_began'] - previous_end(c, slots, submitted):.1f} s / {c['started'] - c['job_began']:.1f} s"
+          for c in slots],
+        f"  busy slot time (cells only): {sum(c['ended'] - c['started'] for c in cells):.1f} s over 2 slots; "
+        f"best split of the cells' own times: {best_split([c['ended'] - c['started'] for c in cells]):.1f} s",
         "records: equal values in both launches",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

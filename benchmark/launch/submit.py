@@ -23,9 +23,10 @@ import submitit
 
 from benchmark import protocols
 from benchmark.grid import PlannedCell, cell_fields, scale_label, supported_tasks, train_request
-from benchmark.launch.cells import JOBS_DIR, CellState, cell_state, update_entry
+from benchmark.launch.cells import JOBS_DIR, CellState, cell_state, shared_state, update_entry
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
 from benchmark.launch.options import LaunchOptions, grid_resources
+from benchmark.launch.order import cell_seconds, longest_first, shipped_seconds
 from benchmark.methods import BUILDERS, title_of
 from benchmark.presets import RunPreset
 from benchmark.run_context import RunContext
@@ -46,40 +47,60 @@ class CellSpec:
     evaluator: Path | None
     inception_weights: Path | None
     protocol: str
-    cell: PlannedCell
-    name: str                    # cell_id
+    cell: PlannedCell | None     # None: the grid's shared task (SharedWork)
+    name: str                    # cell_id (shared_id for the shared task)
     # What scores a cell: ``benchmark.run.evaluate_cells``, the very function an in-process run calls
     # (passed in, pickled by reference, so this module needs no import of the run that launches it).
     evaluate: Callable[..., object]
 
 
+@dataclass(frozen=True)
+class SharedWork:
+    """What the cells of a grid share, done once by the first task of its job array: the evaluator
+    classifier and Table 1's Dataset row (``benchmark.run.shared_work``). Both functions take the run's
+    context; passed in by reference, like ``CellSpec.evaluate``."""
+
+    run: Callable[[RunContext], None]
+    done: Callable[[RunContext], bool]
+
+
+def _context(spec: CellSpec) -> RunContext:
+    """The run's context rebuilt where the job runs (its own GPU when it has one, unless --device)."""
+    import torch
+
+    from benchmark.records import RecordStore
+    from data_prep.prepared import load_prepared
+
+    device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return RunContext(spec.preset, load_prepared(spec.data), spec.work, RecordStore(spec.out), device, spec.force,
+                      evaluator=spec.evaluator, inception_weights=spec.inception_weights,
+                      protocol=protocols.get(spec.protocol))
+
+
 class CellJob(submitit.helpers.Checkpointable):
-    """One cell as a job. ``checkpoint`` (submitit's default: resubmit this same callable) requeues it."""
+    """One cell as a job. ``checkpoint`` (submitit's default: resubmit this same callable) requeues it.
+
+    With ``spec.cell`` None it is the grid's shared task (``SharedWork.run`` as ``spec.evaluate``)."""
 
     def __init__(self, spec: CellSpec) -> None:
         self.spec = spec
 
     def __call__(self) -> str:
-        import torch
-
-        from benchmark.records import RecordStore
-        from data_prep.prepared import load_prepared
-
         spec = self.spec
         rank = _join_tasks()
         if rank != 0:  # another data-parallel rank of a OneGAN cell: trains beside rank 0, records nothing
-            return _train_as_rank(spec)
+            return _train_as_rank(spec) if spec.cell is not None else spec.name
         previous = _entry(spec)
         job_id = _job_id(previous)
         update_entry(spec.out, spec.name, state="running", job_id=job_id, host=socket.gethostname(), pid=os.getpid(),
                      started=time.time(), starts=int(previous.get("starts", 0)) + 1, error=None)
         try:
-            device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            ctx = RunContext(spec.preset, load_prepared(spec.data), spec.work, RecordStore(spec.out), device,
-                             spec.force, evaluator=spec.evaluator, inception_weights=spec.inception_weights,
-                             protocol=protocols.get(spec.protocol))
+            ctx = _context(spec)
             cell = spec.cell
-            spec.evaluate(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
+            if cell is None:
+                spec.evaluate(ctx)
+            else:
+                spec.evaluate(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
         except Exception as err:
             if type(err).__name__ != "TrainingInterrupted":  # a signal's deferred stop, not a failure
                 update_entry(spec.out, spec.name, state="failed", error=_one_line(err), ended=time.time())
@@ -105,18 +126,12 @@ def _join_tasks() -> int:
 def _train_as_rank(spec: CellSpec) -> str:
     """Rank > 0 of a multi-task cell: OneGAN trains with every rank (rank 0 holds the locks, scores and
     records); other methods train in one process, so their extra ranks have nothing to do."""
-    import torch
-
-    from benchmark.records import RecordStore
-    from data_prep.prepared import load_prepared
     from onegan.api import train
 
     cell = spec.cell
     if cell.method != "onegan" or cell.checkpoint is not None:
         return spec.name
-    device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    ctx = RunContext(spec.preset, load_prepared(spec.data), spec.work, RecordStore(spec.out), device, spec.force,
-                     protocol=protocols.get(spec.protocol))
+    ctx = _context(spec)
     base = cell_fields(ctx, cell.method, cell.variant, cell.seed)
     tasks = supported_tasks(ctx, "onegan", cell.tasks)
     if not spec.force and all(ctx.store.is_done({**base, "task": t}) for t in tasks):
@@ -157,17 +172,24 @@ def before_preparing(preset: RunPreset, cells: list[PlannedCell], options: Launc
 
 # ---- bench run --launcher ------------------------------------------------------------------------
 
-def _states(ctx: RunContext, cells: list[PlannedCell], kind: str) -> list[CellState]:
+def _states(ctx: RunContext, cells: list[PlannedCell], kind: str, shared: SharedWork | None = None
+            ) -> list[CellState]:
     slurm = slurm_jobs() if kind == "slurm" else None
     states = [cell_state(ctx, c, slurm) for c in cells]
+    if shared is not None:
+        states.insert(0, shared_state(ctx, shared.done(ctx), slurm))
     if ctx.force:  # --force: redo every cell no job is on now
         states = [s if s.kind in ("running", "queued") else CellState(s.cell, s.name, "to do") for s in states]
     return states
 
 
+SHARED_TITLE = "evaluator and Dataset row (shared by the cells)"
+
+
 def _say(state: CellState) -> str:
     cell = state.cell
-    line = f"  {title_of(cell.method, cell.variant)} seed {cell.seed}: {state.kind}"
+    title = SHARED_TITLE if cell is None else f"{title_of(cell.method, cell.variant)} seed {cell.seed}"
+    line = f"  {title}: {state.kind}"
     line += f" ({state.detail})" if state.detail else ""
     if state.kind == "failed" and state.log:
         line += f"; log {state.log}"
@@ -175,44 +197,61 @@ def _say(state: CellState) -> str:
 
 
 def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, device_given: bool,
-           evaluate: Callable[..., object]) -> bool:
-    """Submit the cells not done, running or queued as one job array; wait for every cell of the grid
-    unless ``--no-wait``. Returns True when every cell is recorded (False after ``--no-wait``); a cell
-    that failed is reported (error line, log) and raises a UserError naming how many."""
+           evaluate: Callable[..., object], shared: SharedWork | None = None) -> bool:
+    """Submit the cells not done, running or queued as one job array, the longest first, after the grid's
+    ``shared`` task when it has one to do; wait for every cell of the grid unless ``--no-wait``. Returns
+    True when every cell is recorded (False after ``--no-wait``); a cell that failed is reported (error
+    line, log) and raises a UserError naming how many."""
     kind = options.kind
-    states = _states(ctx, cells, kind)
+    states = _states(ctx, cells, kind, shared)
     todo = [s for s in states if s.needs_submitting]
+    todo = [s for s in todo if s.cell is None] + _longest_first(ctx, [s for s in todo if s.cell is not None])
     for state in states:
         if not state.needs_submitting:
             print(_say(state))
     if todo:
         folder = Path(options.log_dir or ctx.store.out_dir / JOBS_DIR)
-        resources = options.with_defaults(grid_resources([s.cell.method for s in todo], ctx.preset.name))
+        methods = [s.cell.method for s in todo if s.cell is not None] or [c.method for c in cells]
+        resources = options.with_defaults(grid_resources(methods, ctx.preset.name))
         executor = make_executor(kind, folder, resources, options, name=f"bench-{ctx.preset.name}")
         specs = [CellSpec(ctx.preset, ctx.prepared.root, ctx.work.absolute(), ctx.store.out_dir.absolute(), ctx.force,
                           ctx.device if device_given else None, ctx.evaluator, ctx.inception_weights,
-                          ctx.protocol.name, s.cell, s.name, evaluate) for s in todo]
+                          ctx.protocol.name, s.cell, s.name, evaluate if s.cell is not None else shared.run)
+                 for s in todo]
         jobs = submit_jobs(executor, [CellJob(spec) for spec in specs])
         for spec, job in zip(specs, jobs, strict=True):
+            cell = {} if spec.cell is None else {"method": spec.cell.method, "variant": spec.cell.variant,
+                                                 "seed": spec.cell.seed}
             update_entry(ctx.store.out_dir, spec.name, state="submitted", job_id=str(job.job_id), launcher=kind,
                          stdout=str(job.paths.stdout), stderr=str(job.paths.stderr), submitted=time.time(),
-                         error=None, method=spec.cell.method, variant=spec.cell.variant, seed=spec.cell.seed)
+                         error=None, **cell)
         first = str(jobs[0].job_id).split("_")[0]
-        print(f"submitted {len(jobs)} cell(s) ({resources.describe()} each, {options.parallel} at once) "
+        count = sum(spec.cell is not None for spec in specs)
+        print(f"submitted {count} cell(s){' and the shared task first' if count < len(specs) else ''} "
+              f"({resources.describe()} each, {options.parallel} at once) "
               f"{'as job array ' + first if kind == 'slurm' else 'as local processes'}; logs in {folder}")
     else:
         print("nothing to submit: every cell is done, running or queued")
     if not options.wait:
         print(f"follow them with: bench status --out {ctx.store.out_dir} --work {ctx.work}")
         return False
-    return wait_for(ctx, cells, kind, options.poll_s)
+    return wait_for(ctx, cells, kind, options.poll_s, shared)
 
 
-def wait_for(ctx: RunContext, cells: list[PlannedCell], kind: str, poll_s: float) -> bool:
-    """Poll until no cell of the grid is queued or running; report each cell as it ends."""
+def _longest_first(ctx: RunContext, todo: list[CellState]) -> list[CellState]:
+    """The cells to submit, the longest expected first (``benchmark/launch/order.py``)."""
+    by_cell = {state.cell: state for state in todo}
+    scale = {cell: scale_label(ctx, cell.variant) for cell in by_cell}
+    ordered = longest_first(list(by_cell), scale, cell_seconds(ctx.store.load()), shipped_seconds())
+    return [by_cell[cell] for cell in ordered]
+
+
+def wait_for(ctx: RunContext, cells: list[PlannedCell], kind: str, poll_s: float,
+             shared: SharedWork | None = None) -> bool:
+    """Poll until no cell of the grid (nor its shared task) is queued or running; report each as it ends."""
     shown: dict[str, str] = {}
     while True:
-        states = _states(ctx, cells, kind)
+        states = _states(ctx, cells, kind, shared)
         for state in states:
             if state.kind in ("done", "failed", "cut short") and shown.get(state.name) != state.kind:
                 if state.name in shown or state.kind != "done":

@@ -1,0 +1,77 @@
+"""The order a grid's cells are submitted in (benchmark/launch/order.py): measured durations, longest
+first, and what that buys a job array with fewer slots than cells (checked against brute force)."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+
+from benchmark.grid import PlannedCell
+from benchmark.launch.order import cell_seconds, longest_first, shipped_seconds
+
+
+def _record(method: str, seed: int, task: str, metric: str, group: str, wall: float, trained: float,
+            variant: str | None = None, preset: str = "tiny") -> dict:
+    return {"method": method, "variant": variant, "preset": preset, "seed": seed, "dataset_fingerprint": "d",
+            "task": task, "metric": metric, "group": group, "wall_time_s": wall, "source": "measured",
+            "options": {"train_or_load_seconds": trained}}
+
+
+def test_cell_seconds_is_training_plus_each_task_scoring_once_longest_seed() -> None:
+    records = [
+        # seed 0: trained 100 s, segmentation scored in 5 s (two metrics of one group), clustering in 2 s
+        _record("redo", 0, "segmentation", "iou", "g1", 5.0, 100.0),
+        _record("redo", 0, "segmentation", "dice", "g1", 5.0, 100.0),
+        _record("redo", 0, "clustering", "acc", "g2", 2.0, 100.0),
+        # seed 1 loaded a checkpoint (1 s): a cell's expected time is its longest measurement
+        _record("redo", 1, "segmentation", "iou", "g3", 5.0, 1.0),
+        _record("redo", 0, "segmentation", "iou", "g4", 9.0, 50.0, variant="no-vae"),
+        {**_record("iic", 0, "clustering", "acc", "g5", 1.0, 999.0), "source": "reported"},  # printed, not run
+    ]
+    seconds = cell_seconds(records)
+    assert seconds == {("redo", None, "tiny"): 107.0, ("redo", "no-vae", "tiny"): 59.0}
+
+
+def test_longest_first_unknown_first_ties_keep_grid_order_first_table_wins() -> None:
+    cells = [PlannedCell(m, None, s, ("segmentation",)) for s in (0, 1) for m in ("iic-seg", "redo", "wnet")]
+    scale = {c: "tiny" for c in cells}
+    own = {("redo", None, "tiny"): 80.0}
+    shipped = {("redo", None, "tiny"): 10.0, ("iic-seg", None, "tiny"): 40.0}
+    ordered = longest_first(cells, scale, own, shipped)
+    assert [(c.method, c.seed) for c in ordered] == [
+        ("wnet", 0), ("wnet", 1),          # never measured: first, in the grid's order
+        ("redo", 0), ("redo", 1),          # the run's own 80 s wins over the shipped 10 s
+        ("iic-seg", 0), ("iic-seg", 1)]
+
+
+def _array_makespan(durations: list[float], slots: int) -> float:
+    """A job array's span: tasks start in index order, each on the first slot to free up."""
+    free = [0.0] * slots
+    for duration in durations:
+        heapq.heappush(free, heapq.heappop(free) + duration)
+    return max(free)
+
+
+def test_longest_first_is_within_four_thirds_of_the_best_schedule_by_brute_force() -> None:
+    rng = random.Random(0)
+    worse_in_grid_order = 0
+    for _ in range(200):
+        durations = [rng.choice([20.0, 40.0, 45.0, 75.0, 80.0, 300.0]) * rng.uniform(0.9, 1.1)
+                     for _ in range(rng.randint(3, 7))]
+        cells = [PlannedCell(f"m{i}", None, 0, ("segmentation",)) for i in range(len(durations))]
+        table = {(c.method, None, "tiny"): d for c, d in zip(cells, durations, strict=True)}
+        ordered = longest_first(cells, {c: "tiny" for c in cells}, table)
+        lpt = _array_makespan([table[(c.method, None, "tiny")] for c in ordered], 2)
+        best = min(max(sum(d for d, side in zip(durations, split, strict=True) if side),
+                       sum(d for d, side in zip(durations, split, strict=True) if not side))
+                   for split in itertools.product((0, 1), repeat=len(durations)))
+        assert lpt <= 4 / 3 * best + 1e-9
+        worse_in_grid_order += _array_makespan(durations, 2) > lpt + 1e-9
+    assert worse_in_grid_order > 0  # the grid's own order does lose time on some grids
+
+
+def test_shipped_records_know_the_demo_grid_redo_is_longer_than_iic_seg() -> None:
+    seconds = shipped_seconds()
+    assert seconds[("redo", None, "tiny")] > seconds[("iic-seg", None, "tiny")] > 0
+    assert seconds[("onegan", None, "tiny")] > seconds[("redo", None, "tiny")]
