@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.utils import save_image
 
 from benchmark.methods import METHODS
 from benchmark.run_context import RunContext
@@ -25,6 +24,10 @@ from data_prep.datasets import ObjectImages
 
 
 def _save(grid: torch.Tensor, path: Path, nrow: int) -> None:
+    # imported here: torchvision's import pulls in torch._dynamo (~2 s), which a cluster job that only
+    # trains and scores would pay at every start
+    from torchvision.utils import save_image
+
     with atomic_path(path) as tmp:
         save_image(grid.float().clamp(0, 1).cpu(), tmp, nrow=nrow, format="png")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -66,6 +67,11 @@ def prepare_dataset(dataset: str, preset: RunPreset, work: Path) -> Prepared:
     return load_prepared(path)
 
 
+def evaluator_path(ctx: RunContext) -> Path:
+    """Where the run's evaluator classifier is kept under ``work`` (one per dataset and architecture)."""
+    return ctx.work / "evaluators" / f"{ctx.prepared.fingerprint}-{ctx.preset.evaluator_arch}.pt"
+
+
 def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
     """The classifier that scores generation: given, cached under ``work``, or trained now."""
     if given is not None:
@@ -74,12 +80,38 @@ def ensure_evaluator(ctx: RunContext, given: Path | None) -> Path:
         return given
     from benchmark.evaluator_training import train_evaluator
 
-    path = ctx.work / "evaluators" / f"{ctx.prepared.fingerprint}-{ctx.preset.evaluator_arch}.pt"
+    path = evaluator_path(ctx)
     with path_lock(path, "training the evaluator classifier"):
         if not path.exists():
             print(f"training the {ctx.preset.evaluator_arch} evaluator classifier -> {path}")
         return Path(train_evaluator(ctx.prepared.root, arch=ctx.preset.evaluator_arch, out=path,
                                     epochs=ctx.preset.evaluator_epochs, seed=0))
+
+
+def shared_work(ctx: RunContext, generation: bool) -> None:
+    """What a grid's cells share, done once: the evaluator classifier (unless given) and, when generation
+    is scored, Table 1's Dataset row. A launched grid runs it as the first task of its job array (never on
+    the submitting machine, a login node on a cluster); the cells take the evaluator when they need it
+    (``evaluate_cells``), waiting on its lock while this trains it."""
+    ctx.evaluator = ensure_evaluator(ctx, ctx.evaluator)
+    if generation:
+        from benchmark.tasks.generation import evaluate_dataset_reference
+
+        evaluate_dataset_reference(ctx)
+
+
+def shared_work_done(ctx: RunContext, generation: bool) -> bool:
+    """Whether ``shared_work`` has nothing left to do."""
+    if ctx.evaluator is None and not evaluator_path(ctx).exists():
+        return False
+    from benchmark.tasks.generation import dataset_reference_cell
+
+    return not generation or ctx.store.is_done(dataset_reference_cell(ctx))
+
+
+def _needs_evaluator(name: str, tasks: list[str]) -> bool:
+    # k-means on the evaluator's features needs it for any task it is scored on
+    return "generation" in tasks or (name == "kmeans-features" and bool(tasks))
 
 
 def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[str], seed: int,
@@ -106,12 +138,16 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         if not todo:
             print(f"{title}: {', '.join(supported)} already recorded")
             return external if external is not None else recorded_checkpoint(ctx.store.load(), base)
+        if ctx.evaluator is None and name == "kmeans-features":  # a launched cell: the shared task's
+            ctx.evaluator = ensure_evaluator(ctx, None)
         torch.manual_seed(seed)
         request = train_request(ctx, name, variant, seed)
         started = time.perf_counter()
         method, checkpoint_path = (external, None) if external is not None else \
             obtain_method(name, request, checkpoint, ctx.prepared, ctx.evaluator)
         train_time = time.perf_counter() - started
+        if ctx.evaluator is None and _needs_evaluator(name, todo):  # a launched cell, after its training:
+            ctx.evaluator = ensure_evaluator(ctx, None)  # the shared task has trained it by now (or holds it)
         progress = checkpoint_progress(checkpoint_path)
         if progress is not None and progress.cut_short and checkpoint is None:
             print(f"{title}: training cut short at {progress.trained}/{progress.planned} iterations "
@@ -285,16 +321,19 @@ def run(task: str = DEFAULTS.task, dataset: str = DEFAULTS.dataset, methods: str
         return ctx.store.load()
     scored = {t for name in names for t in plan[name]} | (set(dataset_tasks) if "ablation" in tasks else set())
     needs_generation = "generation" in scored
-    if needs_generation or ("kmeans-features" in names and plan["kmeans-features"]):
-        ctx.evaluator = ensure_evaluator(ctx, Path(evaluator) if evaluator else None)
-    if needs_generation:
-        from benchmark.tasks.generation import evaluate_dataset_reference
+    needs_evaluator = any(_needs_evaluator(name, plan[name]) for name in names) or needs_generation
+    launched = launcher is not None and launcher.kind != "inprocess"
+    if evaluator:
+        ctx.evaluator = ensure_evaluator(ctx, Path(evaluator))  # a given file: checked here, at once
+    if needs_evaluator and not launched:
+        shared_work(ctx, needs_generation)
+    if launched:
+        from benchmark.launch.submit import SharedWork, launch
 
-        evaluate_dataset_reference(ctx)
-    if launcher is not None and launcher.kind != "inprocess":
-        from benchmark.launch.submit import launch
-
-        if not launch(ctx, cells, launcher, device_given=device_given, evaluate=evaluate_cells):
+        shared = None if not needs_evaluator else SharedWork(
+            functools.partial(shared_work, generation=needs_generation),
+            functools.partial(shared_work_done, generation=needs_generation))
+        if not launch(ctx, cells, launcher, device_given=device_given, evaluate=evaluate_cells, shared=shared):
             return ctx.store.load()  # --no-wait: submitted; `bench status` follows the cells
         ctx.force = False  # every cell is recorded now: the pass below only gathers the figures' sources
     figure_sources: dict[str, FigureSource] = {}  # the first seed's scored models, by method

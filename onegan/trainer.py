@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from core.atomic import atomic_path, write_json_atomic
@@ -396,10 +395,16 @@ class Trainer:
     def _board_grid(self, name: str, images: torch.Tensor) -> None:
         board = getattr(self, "board", None)  # set by run(): samples drawn outside it go to PNG only
         if board is not None:
+            from torchvision.utils import make_grid  # lazily: its import costs ~2 s (see _save_grid)
+
             board.image_grid(self.iteration, name, make_grid(images.float().cpu(), nrow=_SAMPLE_COUNT, padding=1))
 
     @staticmethod
     def _save_grid(images: torch.Tensor, path: Path) -> None:
+        # torchvision is imported when a grid is first drawn, not with the trainer: its import pulls in
+        # torch._dynamo (~2 s), which every cluster job of a run would otherwise pay at start
+        from torchvision.utils import save_image
+
         with atomic_path(path) as tmp:
             save_image(images.float().cpu(), tmp, nrow=_SAMPLE_COUNT, padding=1, format="png")
 

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
 from benchmark.features.registry import Extractor, default_device, register_extractor
 from core.atomic import atomic_path
@@ -31,6 +30,8 @@ FEATURE_LAYER, LOGITS_LAYER = "2048", "logits_unbiased"
 
 def resolve_weights(weights: str | os.PathLike | None = None) -> Path:
     """The weights file from the argument, else from $ONEGAN_INCEPTION_WEIGHTS; MissingWeightsError if absent."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
     candidate = weights if weights is not None else os.environ.get(WEIGHTS_ENV)
     how_to_get = (f"download {URL_INCEPTION_V3} on a machine with internet and pass it with "
                   f"--inception-weights FILE or set {WEIGHTS_ENV}=FILE")
@@ -77,18 +78,21 @@ class InceptionExtractor(Extractor):
         return features, torch.softmax(logits.double(), dim=1).float()
 
 
-class _UnloadedInception(FeatureExtractorInceptionV3):
-    """torch-fidelity's InceptionV3 that keeps its random initialisation instead of loading weights."""
+def _unloaded_network(layers: list[str]) -> torch.nn.Module:
+    """torch-fidelity's InceptionV3 that keeps its random initialisation instead of loading weights.
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        return None
+    torch-fidelity is imported here, not with the module: it imports torchvision, whose import pulls in
+    torch._dynamo (~2 s), and every process that merely scores segmentation or clustering would pay it."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+    class UnloadedInception(FeatureExtractorInceptionV3):
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            return None
 
-def _unloaded_network(layers: list[str]) -> _UnloadedInception:
     with tempfile.TemporaryDirectory() as scratch:
         empty = Path(scratch) / "empty.pth"
         torch.save({}, empty)
-        return _UnloadedInception("inception-v3-compat", layers, feature_extractor_weights_path=str(empty))
+        return UnloadedInception("inception-v3-compat", layers, feature_extractor_weights_path=str(empty))
 
 
 def save_random_inception_weights(out: str | os.PathLike, seed: int = 0) -> Path:

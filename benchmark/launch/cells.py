@@ -38,6 +38,12 @@ def cell_id(ctx: RunContext, cell: PlannedCell) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-seed{cell.seed}")
 
 
+def shared_id(ctx: RunContext) -> str:
+    """The name of the grid's shared task (evaluator and Dataset row), beside its cells' names."""
+    name = f"{ctx.prepared.fingerprint[:8]}-{ctx.preset.name}-{ctx.protocol.tag}-shared"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
 def registry_path(out: Path, name: str) -> Path:
     return Path(out) / JOBS_DIR / REGISTRY_DIR / f"{name}.json"
 
@@ -87,7 +93,7 @@ def job_state(entry: dict, slurm: dict[str, str] | None) -> str | None:
 
 @dataclass
 class CellState:
-    cell: PlannedCell
+    cell: PlannedCell | None  # None: the grid's shared task (the evaluator and the Dataset row)
     name: str            # cell_id
     kind: str            # done | running | queued | failed | cut short | to do
     detail: str = ""
@@ -168,3 +174,23 @@ def cell_state(ctx: RunContext, cell: PlannedCell, slurm: dict[str, str] | None)
         return CellState(cell, name, "cut short", f"trained {last.get('iterations_trained')}/"
                          f"{last.get('iterations_planned')} iterations; the next run resumes it", log)
     return CellState(cell, name, "to do", "")
+
+
+def shared_state(ctx: RunContext, done: bool, slurm: dict[str, str] | None) -> CellState:
+    """Where the grid's shared task stands (``done``: what it makes exists), read as a cell's state is."""
+    name = shared_id(ctx)
+    entry = read_entry(ctx.store.out_dir, name) or {}
+    log = entry.get("stderr")
+    if done:
+        return CellState(None, name, "done")
+    state = job_state(entry, slurm) if entry else None
+    if state in ("PENDING", "REQUEUED"):
+        return CellState(None, name, "queued", f"job {entry.get('job_id')}", log)
+    if state is not None:
+        return CellState(None, name, "running", f"job {entry.get('job_id')}", log)
+    if entry.get("state") == "failed":
+        return CellState(None, name, "failed", entry.get("error") or last_error_line(log), log)
+    if entry:
+        return CellState(None, name, "failed", f"job {entry.get('job_id')} ended without its result: "
+                         f"{last_error_line(log) or 'no error in its log'}", log)
+    return CellState(None, name, "to do")

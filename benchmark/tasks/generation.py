@@ -105,12 +105,17 @@ def evaluate_generation(method: Method, prepared: Prepared, options: EvalOptions
     return TaskResult(values, options_out)
 
 
+def dataset_reference_cell(ctx: RunContext) -> dict:
+    """The record fields of Table 1's "Dataset" row of this run."""
+    return {"method": "dataset", "variant": None, "dataset_fingerprint": ctx.prepared.fingerprint,
+            "task": "generation", "seed": 0, "preset": ctx.preset.name, "protocol": ctx.protocol.tag}
+
+
 def evaluate_dataset_reference(ctx: RunContext) -> None:
     """Table 1's "Dataset" row: the real images scored against themselves, labels as conditions."""
     from benchmark.records import make_records
 
-    cell = {"method": "dataset", "variant": None, "dataset_fingerprint": ctx.prepared.fingerprint,
-            "task": "generation", "seed": 0, "preset": ctx.preset.name, "protocol": ctx.protocol.tag}
+    cell = dataset_reference_cell(ctx)
     with ctx.store.claim(cell, "the Dataset row"):
         if not ctx.force and ctx.store.is_done(cell):
             return
