@@ -42,6 +42,7 @@ from torch import nn
 
 from baselines.agglomeration import parents_of_clusters
 from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.sample_sheets import cluster_sheets
 from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
@@ -73,6 +74,7 @@ class DEPICTConfig:
     target: str = "paper"
     kmeans_init: int = 10             # k-means restarts on the embeddings
     checkpoint_every: int = 10
+    sample_every: int = 1             # TensorBoard sheet after every epoch once clustering began (0: none)
 
     @property
     def total_epochs(self) -> int:
@@ -294,9 +296,14 @@ def train(request: TrainRequest) -> Path:
     def checkpoint_state() -> dict:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), **state}
 
+    def cluster_of(index: torch.Tensor) -> torch.Tensor | None:
+        """argmax Q of the clean pathway; None while pretraining (the head is not initialised yet)."""
+        return None if state["kmeans_labels"] is None else _clean_pass(net, images[index.to(device)])[1].argmax(1)
+
     if config.total_epochs < 1:
         raise UserError("depict: the preset trains for 0 epochs")
-    return begun.train(config.total_epochs, step, checkpoint_state, config.checkpoint_every)
+    samples = cluster_sheets(raw, cluster_of, seed=run.seed, every=config.sample_every, modules=[net])
+    return begun.train(config.total_epochs, step, checkpoint_state, config.checkpoint_every, samples)
 
 
 def load(checkpoint: Path, device: str | None = None) -> DEPICTClusterer:

@@ -6,10 +6,11 @@ draw without disturbing training; the methods only say what to draw, with these 
   images (chosen once by a generator of their own), the method's rows for them (its predicted mask,
   W-Net's reconstruction) and their ground-truth masks when the prepared data has them;
 - GAN baselines (FineGAN∗, StackGANv2∗): ``spread_codes`` picks the child codes of the rows, spread
-  over the parents; the fixed noise comes from ``fixed_generator``.
-
-Clustering baselines (IIC, JULE, DEPICT, k-means) draw nothing: their output is a label per image,
-which the loss curves and the scores show better than a grid would.
+  over the parents; the fixed noise comes from ``fixed_generator``;
+- clustering baselines (IIC, JULE, DEPICT): ``cluster_sheets`` - a fixed pool of training images
+  grouped by the cluster the method puts them in now: one row per cluster (the largest ones), its
+  images side by side, so a coherent cluster shows as a row of look-alikes. k-means trains in one
+  step and UISB not at all: they draw nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from baselines.object_tensors import ObjectTensors
 from core.tensorboard_log import SampleSheets, image_rows
 
 SAMPLE_IMAGES = 8   # columns of a sheet: fixed training images or fixed noise vectors
+CLUSTER_ROWS = 4    # clusters shown (the largest in the pool)
+CLUSTER_POOL = 64   # training images the clusters are drawn from
 
 
 def fixed_generator(seed: int) -> torch.Generator:
@@ -63,5 +66,34 @@ def segmentation_sheets(objects: ObjectTensors, rows: Callable[[torch.Tensor], S
         if masks is not None:
             sheet.append(masks)
         return {"segmentation": image_rows(sheet)}
+
+    return SampleSheets(every, draw, tuple(modules))
+
+
+def cluster_rows(images: torch.Tensor, labels: torch.Tensor, rows: int = CLUSTER_ROWS,
+                 columns: int = SAMPLE_IMAGES) -> list[torch.Tensor]:
+    """``rows`` rows of ``columns`` images (n, C, H, W): the clusters of ``labels`` (n,) with the most
+    images (ties: the smaller label), each row its first images in pool order, black after its last."""
+    found, sizes = torch.unique(labels, return_counts=True)
+    order = sorted(range(found.numel()), key=lambda i: (-int(sizes[i]), int(found[i])))[:rows]
+    sheet = []
+    for i in order:
+        members = images[labels == found[i]][:columns]
+        blank = images.new_zeros(columns - members.shape[0], *images.shape[1:])
+        sheet.append(torch.cat([members, blank]))
+    return sheet
+
+
+def cluster_sheets(images: torch.Tensor, labels_of: Callable[[torch.Tensor], torch.Tensor | None], *, seed: int,
+                   every: int, modules: Sequence[torch.nn.Module], pool: int = CLUSTER_POOL) -> SampleSheets:
+    """The sheet ``samples/clusters``: ``pool`` training images of ``images`` (uint8 (N, 3, S, S)) picked
+    by ``fixed_generator(seed)``, grouped by ``labels_of(index)`` (their clusters now, (pool,) ints, from
+    their indices into ``images``; None: no clustering yet, nothing is drawn)."""
+    index = torch.randperm(images.shape[0], generator=fixed_generator(seed))[:pool].sort().values
+    shown = images[index.to(images.device)].float().div(255.0).cpu()
+
+    def draw() -> dict[str, torch.Tensor]:
+        labels = labels_of(index)
+        return {} if labels is None else {"clusters": image_rows(cluster_rows(shown, labels.cpu()))}
 
     return SampleSheets(every, draw, tuple(modules))

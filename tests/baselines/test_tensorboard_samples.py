@@ -1,9 +1,9 @@
 """The baselines' TensorBoard image grids (``SampleSheets`` drawn by the shared loops), read back from the
 event files with tensorboard's EventAccumulator: the tags, steps and grid shapes of a GAN baseline
-(FineGAN∗, two-phase loop) and of a segmentation baseline (ReDO, single loop), the GT masks in their row;
-and the essential property: a run that draws images trains the weights a run without them trains, bit
-for bit (the loss logs and every RNG state too). The OneGAN and scalar tests are
-``tests/onegan/test_tensorboard.py``."""
+(FineGAN∗, two-phase loop), a segmentation baseline (ReDO, single loop; the GT masks in their row) and
+a clustering baseline (IIC; the rows of clusters against a hand-made grouping); and the essential
+property: a run that draws images trains the weights a run without them trains, bit for bit (the loss
+logs and every RNG state too). The OneGAN and scalar tests are ``tests/onegan/test_tensorboard.py``."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from baselines import finegan, redo
+from baselines import finegan, iic, redo
 from baselines.object_tensors import load_object_tensors
-from baselines.sample_sheets import SAMPLE_IMAGES, fixed_images
+from baselines.sample_sheets import CLUSTER_ROWS, SAMPLE_IMAGES, cluster_rows, fixed_images
 from core.atomic import read_jsonl
 from core.contract import TrainRequest
 from core.tensorboard_log import EVENTS_DIR, untouched_training_state
@@ -78,6 +78,26 @@ def test_redo_writes_fixed_images_masks_and_ground_truth(tiny_prepared, tmp_path
         expected_image = (images[column].permute(1, 2, 0).numpy() * 255).astype(int)
         assert np.abs(top_image - expected_image).max() <= 1          # the fixed training image
         assert np.array_equal(gt > 127, masks[column, 0].numpy() > 0.5)  # its ground-truth mask
+
+
+def test_iic_writes_its_largest_clusters(tiny_prepared, tmp_path):
+    config = iic.PRESETS["smoke"]
+    iic.train(TrainRequest(data=tiny_prepared, out=tmp_path, preset="smoke", seed=1))
+    sheets = _images(tmp_path / EVENTS_DIR).Images("samples/clusters")
+    assert [e.step for e in sheets] == list(range(config.sample_every, config.steps + 1, config.sample_every))
+    for sheet in sheets:  # one row per cluster found in the pool, at most CLUSTER_ROWS
+        rows = (sheet.height - PAD) // (config.image_size + PAD)
+        assert (sheet.width, sheet.height) == _grid_size(SAMPLE_IMAGES, rows, config.image_size)
+        assert 1 <= rows <= CLUSTER_ROWS
+
+
+def test_cluster_rows_are_the_largest_clusters_in_pool_order():
+    images = torch.arange(1, 11, dtype=torch.float32).view(10, 1, 1, 1).expand(10, 3, 2, 2) / 10  # image i: value i
+    labels = torch.tensor([5, 1, 5, 3, 1, 5, 3, 7, 1, 9])   # sizes: 5 -> 3, 1 -> 3, 3 -> 2, 7 -> 1, 9 -> 1
+    rows = cluster_rows(images, labels, rows=4, columns=4)
+    values = [[round(float(image.mean()) * 10) for image in row] for row in rows]
+    # by size, ties to the smaller label (1 before 5, 7 before 9); members in pool order; 0 = blank
+    assert values == [[2, 5, 9, 0], [1, 3, 6, 0], [4, 7, 0, 0], [8, 0, 0, 0]]
 
 
 def _tensors(value) -> list:
