@@ -74,7 +74,7 @@ class DEPICTConfig:
     target: str = "paper"
     kmeans_init: int = 10             # k-means restarts on the embeddings
     checkpoint_every: int = 10
-    sample_every: int = 1             # TensorBoard sheet after every epoch once clustering began (0: none)
+    sample_every: int = 5             # TensorBoard sheet every N epochs once clustering began (0: none)
 
     @property
     def total_epochs(self) -> int:
@@ -83,14 +83,14 @@ class DEPICTConfig:
 
 PRESETS = {
     "smoke": DEPICTConfig(image_size=16, channels=(8, 8), batch_size=32, pretrain_epochs=2, init_epochs=1,
-                          cluster_epochs=2, kmeans_init=2, checkpoint_every=2),
+                          cluster_epochs=2, kmeans_init=2, checkpoint_every=2, sample_every=1),
     # 32 feature maps and 30 epochs in all keep a run near two minutes on one CPU thread; Adam at 1e-3
     # (the authors' 1e-4 is for thousands of epochs)
     "tiny": DEPICTConfig(channels=(32, 32), lr=1e-3, pretrain_epochs=15, init_epochs=3, cluster_epochs=12),
     # The authors' settings (Adam 1e-4, batch 100, 50/50 feature maps) on FineGAN's 1.5x-bbox crops at
     # 128 px; they train up to 4000 epochs with early stopping, here fixed budgets with the P-change stop.
     "paper": DEPICTConfig(image_size=128, pretrain_epochs=500, init_epochs=50, cluster_epochs=1000,
-                          kmeans_init=40),
+                          kmeans_init=40, sample_every=50),
 }
 
 
