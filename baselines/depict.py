@@ -42,6 +42,7 @@ from torch import nn
 
 from baselines.agglomeration import parents_of_clusters
 from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.sample_sheets import cluster_sheets
 from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
@@ -73,6 +74,7 @@ class DEPICTConfig:
     target: str = "paper"
     kmeans_init: int = 10             # k-means restarts on the embeddings
     checkpoint_every: int = 10
+    sample_every: int = 5             # TensorBoard sheet every N epochs once clustering began (0: none)
 
     @property
     def total_epochs(self) -> int:
@@ -81,14 +83,14 @@ class DEPICTConfig:
 
 PRESETS = {
     "smoke": DEPICTConfig(image_size=16, channels=(8, 8), batch_size=32, pretrain_epochs=2, init_epochs=1,
-                          cluster_epochs=2, kmeans_init=2, checkpoint_every=2),
+                          cluster_epochs=2, kmeans_init=2, checkpoint_every=2, sample_every=1),
     # 32 feature maps and 30 epochs in all keep a run near two minutes on one CPU thread; Adam at 1e-3
     # (the authors' 1e-4 is for thousands of epochs)
     "tiny": DEPICTConfig(channels=(32, 32), lr=1e-3, pretrain_epochs=15, init_epochs=3, cluster_epochs=12),
     # The authors' settings (Adam 1e-4, batch 100, 50/50 feature maps) on FineGAN's 1.5x-bbox crops at
     # 128 px; they train up to 4000 epochs with early stopping, here fixed budgets with the P-change stop.
     "paper": DEPICTConfig(image_size=128, pretrain_epochs=500, init_epochs=50, cluster_epochs=1000,
-                          kmeans_init=40),
+                          kmeans_init=40, sample_every=50),
 }
 
 
@@ -294,9 +296,14 @@ def train(request: TrainRequest) -> Path:
     def checkpoint_state() -> dict:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), **state}
 
+    def cluster_of(index: torch.Tensor) -> torch.Tensor | None:
+        """argmax Q of the clean pathway; None while pretraining (the head is not initialised yet)."""
+        return None if state["kmeans_labels"] is None else _clean_pass(net, images[index.to(device)])[1].argmax(1)
+
     if config.total_epochs < 1:
         raise UserError("depict: the preset trains for 0 epochs")
-    return begun.train(config.total_epochs, step, checkpoint_state, config.checkpoint_every)
+    samples = cluster_sheets(raw, cluster_of, seed=run.seed, every=config.sample_every, modules=[net])
+    return begun.train(config.total_epochs, step, checkpoint_state, config.checkpoint_every, samples)
 
 
 def load(checkpoint: Path, device: str | None = None) -> DEPICTClusterer:

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.tensorboard_log import SampleSheets
 from onegan.config import ModelConfig, OneGANConfig
 from onegan.networks.encoders import ShapeEncoder, StyleEncoder
 
@@ -134,7 +135,8 @@ def train_gan_then_encoders(request, *, method: str, config, make_run: Callable,
     data, device, ``make_run(config, meta, device, seed)``, which seeds and builds the networks) and
     the two-phase schedule.
 
-    Phase 1 trains the GAN (``run.gan_step``) for ``config.iterations``; phase 2 fits OneGAN's encoders
+    Phase 1 trains the GAN (``run.gan_step``) for ``config.iterations``, writing ``run.sample_sheets()``
+    to TensorBoard every ``config.sample_every`` iterations; phase 2 fits OneGAN's encoders
     on the frozen generator's samples (``run.sample_generated``) for ``config.encoders.iterations``.
     Both resume from ``request.out``'s checkpoint (``core.training_run.claim_run_dir`` decides about an
     existing run); with ``max_minutes`` the GAN gets ``config.gan_time_fraction`` of the time and the
@@ -167,7 +169,8 @@ def train_gan_then_encoders(request, *, method: str, config, make_run: Callable,
             step=lambda it: run.gan_step(data, it), save=save, log_path=out / LOG_NAME,
             log_every=config.log_every, checkpoint_every=config.checkpoint_every,
             deadline=deadline.split(config.gan_time_fraction),
-            on_iteration=lambda n: setattr(run, "gan_iteration", n), checkpoint_minutes=minutes)
+            on_iteration=lambda n: setattr(run, "gan_iteration", n), checkpoint_minutes=minutes,
+            samples=run.sample_sheets())
     enc = config.encoders
     run_phase(
         phase=f"{method}-encoders", done=run.encoder_iteration, total=enc.iterations,
@@ -212,3 +215,7 @@ class TwoPhaseRunState:
         self.gan_iteration = int(state["gan_iteration"])
         self.encoder_iteration = int(state["encoder_iteration"])
         self.seconds = float(state.get("seconds", 0.0))
+
+    def sample_sheets(self) -> SampleSheets | None:
+        """What the GAN phase shows in TensorBoard (the subclass's generator samples); None: nothing."""
+        return None

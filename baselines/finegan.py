@@ -68,8 +68,10 @@ from baselines.gan_blocks import (
     to_unit,
 )
 from baselines.object_tensors import resize_images, take_batch
+from baselines.sample_sheets import SAMPLE_IMAGES, fixed_generator, spread_codes
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
+from core.tensorboard_log import SampleSheets, image_rows
 from core.training_run import load_checkpoint, pick_device, seed_everything
 from data_prep.prepared import parent_of
 
@@ -108,6 +110,7 @@ class FineGANConfig:
     child_info_weight: float = 1.0
     flip: bool = True
     log_every: int = 100
+    sample_every: int = 5000         # TensorBoard sheets of the GAN phase (0: none), as OneGAN's
     checkpoint_every: int = 5000
     # With max_minutes set, the GAN phase may use this fraction of the time, the encoders the rest.
     gan_time_fraction: float = 0.8
@@ -142,7 +145,7 @@ class FineGANConfig:
 
 
 # Keys that may change between a run and its resumption (how long / how often), not the model.
-SCHEDULE_KEYS = {"iterations", "log_every", "checkpoint_every", "gan_time_fraction", "encoders"}
+SCHEDULE_KEYS = {"iterations", "log_every", "sample_every", "checkpoint_every", "gan_time_fraction", "encoders"}
 
 PRESETS: dict[str, FineGANConfig] = {
     # Paper scale (FineGAN's birds setup at 128 px; batch size assumed 16).
@@ -154,14 +157,14 @@ PRESETS: dict[str, FineGANConfig] = {
     "tiny": FineGANConfig(
         image_size=32, z_dim=16, ngf=4, ndf=16, child_residual_blocks=1,
         background_layers=((4, 2, 1), (3, 1, 1)), batch_size=16, iterations=800, lr=4e-4,
-        log_every=25, checkpoint_every=200,
+        log_every=25, sample_every=200, checkpoint_every=200,
         encoders=EncoderFitConfig(onegan_preset="tiny", iterations=200, batch_size=32),
     ),
     # CI regression: seconds.
     "smoke": FineGANConfig(
         image_size=32, z_dim=8, ngf=2, ndf=4, child_residual_blocks=1,
         background_layers=((4, 2, 1), (3, 1, 1)), batch_size=8, iterations=6,
-        log_every=2, checkpoint_every=3,
+        log_every=2, sample_every=3, checkpoint_every=3,
         encoders=EncoderFitConfig(onegan_preset="smoke", iterations=4, batch_size=8),
     ),
 }
@@ -485,6 +488,29 @@ class _Run(TwoPhaseRunState):
         self.generator.eval()
         child, parent, z = self.sample_codes(n)
         return GeneratedBatch(self.generator(z, child, parent, parent).image, child, parent, z)
+
+    def sample_sheets(self) -> SampleSheets:
+        """Two TensorBoard sheets from fixed noise: ``generation`` - rows of child codes (spread over the
+        parents), columns of noise vectors shared by every row (the code changes, z stays); ``parts`` -
+        one column per code with C, B, P_f, P_m, C_f, C_m (FineGAN's hierarchy, Singh et al. Fig. 2)."""
+        nc, np_ = self.meta["num_classes"], self.meta["num_parents"]
+
+        def render(child: torch.Tensor, z: torch.Tensor) -> FineGANOutput:
+            child = child.to(self.device)
+            parent = parent_of(child, nc, np_)
+            return self.generator(z.to(self.device), child, parent, parent)
+
+        def draw() -> dict[str, torch.Tensor]:
+            generator = fixed_generator(self.seed)
+            z = torch.randn(SAMPLE_IMAGES, self.config.z_dim, generator=generator)
+            rows = [to_unit(render(code.expand(SAMPLE_IMAGES), z).image) for code in spread_codes(4, nc)]
+            parts = render(spread_codes(SAMPLE_IMAGES, nc), torch.randn(SAMPLE_IMAGES, self.config.z_dim,
+                                                                        generator=generator))
+            return {"generation": image_rows(rows),
+                    "parts": image_rows([to_unit(parts.image), to_unit(parts.background), to_unit(parts.parent_fg),
+                                         parts.parent_mask, to_unit(parts.child_fg), parts.child_mask])}
+
+        return SampleSheets(self.config.sample_every, draw, (self.generator,))
 
 
 def train(request: TrainRequest, config: FineGANConfig | None = None) -> Path:

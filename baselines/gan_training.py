@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from core.tensorboard_log import RunBoard
+from core.tensorboard_log import RunBoard, SampleSheets
 from core.training_run import (  # noqa: F401 - CHECKPOINT_NAME, load_checkpoint ... re-exported for the baselines
     CHECKPOINT_NAME,
     DEFAULT_CHECKPOINT_MINUTES,
@@ -91,11 +91,14 @@ class PhaseResult:
 def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[str, float]],
               save: CheckpointSaver, log_path: Path, log_every: int, checkpoint_every: int,
               deadline: Deadline, on_iteration: Callable[[int], None],
-              checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES) -> PhaseResult:
+              checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
+              samples: SampleSheets | None = None) -> PhaseResult:
     """Run ``step(iteration)`` for iterations ``done .. total-1`` on the scaffold's loop.
 
     ``on_iteration(n)`` records that ``n`` iterations are complete (the caller keeps the count in the
     state that ``save`` writes). Losses are logged as JSON lines ``{"phase", "iteration", ...}``.
+    ``samples``: image grids written to the phase's TensorBoard folder when ``samples.due`` (drawing
+    them changes nothing that is trained).
     """
     log = LossLog(log_path)
     started = [0.0]
@@ -108,14 +111,17 @@ def run_phase(*, phase: str, done: int, total: int, step: Callable[[int], dict[s
 
     def after_step(completed: int, losses: dict[str, float]) -> dict[str, str] | None:
         on_iteration(completed)
+        postfix = None
         if completed % log_every == 0 or completed == total:
             record = {"phase": phase, "iteration": completed,
                       "seconds_per_iteration": round(time.monotonic() - started[0], 4)}
             record.update({k: round(float(v), 5) for k, v in losses.items()})
             log.append(record)
             board.scalars(completed, losses)
-            return {k: f"{float(v):.3f}" for k, v in list(losses.items())[:4]}
-        return None
+            postfix = {k: f"{float(v):.3f}" for k, v in list(losses.items())[:4]}
+        if samples is not None and samples.due(completed, total):
+            board.samples(completed, samples)
+        return postfix
 
     try:
         result = run_loop(what=phase, start=done, total=total, step=timed_step, save=lambda _done: save(),

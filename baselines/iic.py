@@ -23,6 +23,7 @@ from baselines.augment import colour_jitter, random_flip, random_resized_crop
 from baselines.cnn_blocks import vgg_stage
 from baselines.iic_loss import iic_loss
 from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.sample_sheets import cluster_sheets
 from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.training_run import pick_device, read_checkpoint, restore_modules
@@ -47,14 +48,15 @@ class IICConfig:
     hue: float = 0.0
     loss_ema: float = 0.95
     checkpoint_every: int = 250
+    sample_every: int = 100     # TensorBoard sheet: fixed training images by their cluster now (0: none)
 
 
 PRESETS = {
-    "smoke": IICConfig(image_size=32, widths=(8, 16), batch_size=32, steps=12, checkpoint_every=5),
+    "smoke": IICConfig(image_size=32, widths=(8, 16), batch_size=32, steps=12, checkpoint_every=5, sample_every=4),
     "tiny": IICConfig(),
     # IIC's own settings: 5 sub-heads, Adam 1e-4, long training; a deeper trunk at 64 px.
     "paper": IICConfig(image_size=64, widths=(64, 128, 256, 512), subheads=5, batch_size=256, steps=100_000,
-                       lr=1e-4, head_period=1, checkpoint_every=2_000),
+                       lr=1e-4, head_period=1, checkpoint_every=2_000, sample_every=2_000),
 }
 
 
@@ -141,7 +143,12 @@ def train(request: TrainRequest) -> Path:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), "loss_ema": loss_ema,
                 "best_subhead": int(loss_ema.argmin())}
 
-    return begun.train(config.steps, step, state, config.checkpoint_every)
+    def cluster_of(index: torch.Tensor) -> torch.Tensor:
+        """The main head's clusters, by the sub-head of the lowest loss so far (the one ``load`` keeps)."""
+        return net(images[index.to(device)].float().div(255.0), "main")[int(loss_ema.argmin())].argmax(dim=1)
+
+    samples = cluster_sheets(images, cluster_of, seed=run.seed, every=config.sample_every, modules=[net])
+    return begun.train(config.steps, step, state, config.checkpoint_every, samples)
 
 
 def load(checkpoint: Path, device: str | None = None) -> IICClusterer:

@@ -39,6 +39,7 @@ from baselines.augment import colour_jitter, random_flip, unflip
 from baselines.cnn_blocks import vgg_stage
 from baselines.iic_loss import iic_seg_loss
 from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.sample_sheets import segmentation_sheets
 from baselines.single_loop import start_run
 from core.contract import SEGMENT_LABELS, Method, TrainRequest
 from core.errors import UserError
@@ -65,15 +66,16 @@ class IICSegConfig:
     hue: float = 0.05
     border: int = 1
     checkpoint_every: int = 200
+    sample_every: int = 100         # TensorBoard sheet of fixed images and their masks (0: none)
 
 
 PRESETS = {
-    "smoke": IICSegConfig(widths=(8, 8, 8), batch_size=8, steps=10, checkpoint_every=5),
+    "smoke": IICSegConfig(widths=(8, 8, 8), batch_size=8, steps=10, checkpoint_every=5, sample_every=5),
     "tiny": IICSegConfig(),
     # IIC-seg on its segmentation benchmarks: 128 px inputs, wider trunk, T window of side 2r+1 = 21
     # at full output resolution (here the output is 1/4 of the input, so r = 3).
     "paper": IICSegConfig(image_size=128, widths=(64, 128, 256), overcluster_classes=15, radius=3,
-                          batch_size=32, steps=60_000, lr=1e-4, checkpoint_every=2_000),
+                          batch_size=32, steps=60_000, lr=1e-4, checkpoint_every=2_000, sample_every=2_000),
 }
 
 
@@ -140,7 +142,8 @@ class IICSegmenter(Method):
 def train(request: TrainRequest) -> Path:
     begun = start_run(request, PRESETS, NAME)
     config, run, payload, device = begun.config, begun.run, begun.payload, begun.device
-    images = load_object_tensors(begun.prepared, config.image_size).images.to(device)
+    objects = load_object_tensors(begun.prepared, config.image_size)
+    images = objects.images.to(device)
     net = PixelClusteringNet(config).to(device).train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
     restore_modules(payload, {"model": net, "optimizer": optimiser})
@@ -170,7 +173,16 @@ def train(request: TrainRequest) -> Path:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(),
                 "foreground_class": foreground_class()}
 
-    return begun.train(config.steps, step, state, config.checkpoint_every)
+    def foreground_row(x: torch.Tensor) -> list[torch.Tensor]:
+        """The main head's foreground probability, the class picked per image by the border rule."""
+        probs = net(x)
+        chosen = border_share(probs, config.border).argmin(dim=1)
+        foreground = probs.gather(1, chosen[:, None, None, None].expand(-1, 1, *probs.shape[-2:]))
+        return [F.interpolate(foreground, size=x.shape[-2:], mode="bilinear", align_corners=False)]
+
+    samples = segmentation_sheets(objects, foreground_row, seed=run.seed, every=config.sample_every,
+                                  modules=[net], device=device)
+    return begun.train(config.steps, step, state, config.checkpoint_every, samples)
 
 
 def load(checkpoint: Path, device: str | None = None, foreground_rule: ForegroundRule = "border"

@@ -34,6 +34,7 @@ from torch import nn
 
 from baselines.agglomeration import agglomerate, initial_clusters, knn_graph, parents_of_clusters, relabel
 from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.sample_sheets import cluster_sheets
 from baselines.single_loop import start_run
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
@@ -68,6 +69,7 @@ class JULEConfig:
     positive_weight: float = 1.0   # γ of the triplet loss
     negatives: int = 20            # negatives per positive pair
     checkpoint_every: int = 1
+    sample_every: int = 1          # TensorBoard sheet after every period: the largest clusters (0: none)
 
 
 PRESETS = {
@@ -241,7 +243,12 @@ def train(request: TrainRequest) -> Path:
     def checkpoint_state() -> dict:
         return {"model": net.state_dict(), "optimizer": optimiser.state_dict(), **state}
 
-    return begun.train(config.periods, step, checkpoint_state, config.checkpoint_every)
+    def cluster_of(index: torch.Tensor) -> torch.Tensor | None:
+        labels = state["labels"]
+        return labels[index] if labels.numel() == len(images) else None
+
+    samples = cluster_sheets(images, cluster_of, seed=run.seed, every=config.sample_every, modules=[])
+    return begun.train(config.periods, step, checkpoint_state, config.checkpoint_every, samples)
 
 
 def load(checkpoint: Path, device: str | None = None) -> JULEClusterer:

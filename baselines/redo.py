@@ -33,6 +33,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from baselines.cnn_blocks import conv_bn_relu
 from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.sample_sheets import fixed_generator, segmentation_sheets
 from baselines.single_loop import start_run
 from core.contract import Method, TrainRequest
 from core.training_run import pick_device, read_checkpoint, restore_modules
@@ -56,16 +57,17 @@ class ReDOConfig:
     min_area: float = 0.1
     area_weight: float = 1.0
     checkpoint_every: int = 250
+    sample_every: int = 100         # TensorBoard sheet of fixed images, masks and redrawings (0: none)
 
 
 PRESETS = {
     "smoke": ReDOConfig(mask_width=8, generator_width=8, discriminator_width=8, batch_size=8, steps=10,
-                        checkpoint_every=5),
+                        checkpoint_every=5, sample_every=5),
     "tiny": ReDOConfig(),
     # ReDO's CUB setting: 128 px, batch 32, Adam lr 1e-4 (F) / 2e-4 (G, D), λ_z = 5.
     "paper": ReDOConfig(image_size=128, mask_width=32, generator_width=64, discriminator_width=64, z_dim=32,
                         lr_mask=1e-4, lr=2e-4, batch_size=32,
-                        steps=40_000, area_weight=0.0, checkpoint_every=2_000),
+                        steps=40_000, area_weight=0.0, checkpoint_every=2_000, sample_every=2_000),
 }
 
 
@@ -175,7 +177,8 @@ class ReDOSegmenter(Method):
 def train(request: TrainRequest) -> Path:
     begun = start_run(request, PRESETS, NAME)
     config, run, payload, device = begun.config, begun.run, begun.payload, begun.device
-    images = load_object_tensors(begun.prepared, config.image_size).images.to(device)
+    objects = load_object_tensors(begun.prepared, config.image_size)
+    images = objects.images.to(device)
     model = ReDO(config).to(device).train()
     betas = (0.5, 0.999)
     optimise_d = torch.optim.Adam(model.discriminator.parameters(), lr=config.lr, betas=betas)
@@ -216,7 +219,16 @@ def train(request: TrainRequest) -> Path:
         return {"model": model.state_dict(), "optimizer_d": optimise_d.state_dict(),
                 "optimizer_g": optimise_g.state_dict()}
 
-    return begun.train(config.steps, step, state, config.checkpoint_every)
+    def mask_and_redrawn_rows(x: torch.Tensor) -> list[torch.Tensor]:
+        """M_1, then each image with region 1 redrawn (Eq. 2) from fixed noise of the sheet's own."""
+        z = torch.randn(x.shape[0], config.z_dim, generator=fixed_generator(run.seed)).to(device)
+        region = torch.ones(x.shape[0], dtype=torch.long, device=device)
+        redrawn, masks = model.redraw(x * 2.0 - 1.0, region, z)
+        return [masks[:, 1:2], (redrawn + 1.0) / 2.0]
+
+    samples = segmentation_sheets(objects, mask_and_redrawn_rows, seed=run.seed, every=config.sample_every,
+                                  modules=[model], device=device)
+    return begun.train(config.steps, step, state, config.checkpoint_every, samples)
 
 
 def load(checkpoint: Path, device: str | None = None) -> ReDOSegmenter:

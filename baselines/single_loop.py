@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import torch
 
 from core.contract import TrainRequest
+from core.tensorboard_log import SampleSheets
 from core.training_run import (
     RunState,
     choose_preset,
@@ -42,12 +43,13 @@ class RunStart(Generic[ConfigT]):
     max_minutes: float | None          # the request's time budget
 
     def train(self, total_steps: int, step: Callable[[int], dict[str, float]], state: Callable[[], dict[str, Any]],
-              checkpoint_every: int | None) -> Path:
+              checkpoint_every: int | None, samples: SampleSheets | None = None) -> Path:
         """The scaffold's loop (``core.training_run.run_training``) for this run, with the request's time
-        budget and checkpoint cadence; returns the checkpoint path."""
+        budget and checkpoint cadence; returns the checkpoint path. ``samples``: the method's TensorBoard
+        image grids and their cadence (``baselines.sample_sheets``)."""
         return run_training(self.run, out=self.out, total_steps=total_steps, step=step, state=state,
                             checkpoint_every=checkpoint_every, max_minutes=self.max_minutes,
-                            checkpoint_minutes=self.checkpoint_minutes)
+                            checkpoint_minutes=self.checkpoint_minutes, samples=samples)
 
 
 def start_run(request: TrainRequest, presets: dict[str, ConfigT], method: str, *, seed: bool = True

@@ -59,8 +59,10 @@ from baselines.gan_blocks import (
     to_unit,
 )
 from baselines.object_tensors import resize_images
+from baselines.sample_sheets import SAMPLE_IMAGES, fixed_generator, spread_codes
 from core.contract import Clusters, Method, TrainRequest
 from core.errors import UserError
+from core.tensorboard_log import SampleSheets, image_rows
 from core.training_run import load_checkpoint, pick_device, seed_everything
 from data_prep.prepared import parent_of
 
@@ -89,6 +91,7 @@ class StackGANConfig:
     cell_seed: int = 1234               # seeds the z-cell directions that define child/parent codes
     generate_rounds: int = 20           # redraws before generate(child) keeps a disagreeing sample
     log_every: int = 100
+    sample_every: int = 5000            # TensorBoard sheets of the GAN phase (0: none), as OneGAN's
     checkpoint_every: int = 5000
     gan_time_fraction: float = 0.8
     encoders: EncoderFitConfig = field(default_factory=lambda: EncoderFitConfig(
@@ -122,7 +125,7 @@ class StackGANConfig:
         return cls(**data, encoders=EncoderFitConfig(**enc))
 
 
-SCHEDULE_KEYS = {"iterations", "log_every", "checkpoint_every", "gan_time_fraction", "encoders",
+SCHEDULE_KEYS = {"iterations", "log_every", "sample_every", "checkpoint_every", "gan_time_fraction", "encoders",
                  "generate_rounds"}
 
 PRESETS: dict[str, StackGANConfig] = {
@@ -131,12 +134,12 @@ PRESETS: dict[str, StackGANConfig] = {
     # CPU demo: about a minute of one CPU core on the 64 px synthetic world (StackGANv2 is cheaper than FineGAN).
     "tiny": StackGANConfig(
         image_size=32, num_stages=2, z_dim=16, ngf=4, ndf=16, residual_blocks=1, batch_size=16,
-        iterations=1500, log_every=25, checkpoint_every=500,
+        iterations=1500, log_every=25, sample_every=250, checkpoint_every=500,
         encoders=EncoderFitConfig(onegan_preset="tiny", iterations=300, batch_size=32),
     ),
     "smoke": StackGANConfig(
         image_size=32, num_stages=2, z_dim=8, ngf=2, ndf=4, residual_blocks=1, batch_size=8,
-        iterations=6, log_every=2, checkpoint_every=3, generate_rounds=3,
+        iterations=6, log_every=2, sample_every=3, checkpoint_every=3, generate_rounds=3,
         encoders=EncoderFitConfig(onegan_preset="smoke", iterations=4, batch_size=8),
     ),
 }
@@ -326,6 +329,25 @@ class _Run(TwoPhaseRunState):
         self.generator.eval()
         z = torch.randn(n, self.config.z_dim, generator=self.rng).to(self.device)
         return GeneratedBatch(self.generator(z)[-1], self.cells.child(z), self.cells.parent(z), z)
+
+    def sample_sheets(self) -> SampleSheets:
+        """Two TensorBoard sheets from fixed noise: ``generation`` - rows of child codes (spread over the
+        parents), each row noise vectors drawn inside that code's z-cell; ``stages`` - one column per
+        noise vector, one row per stage (smallest first, scaled up to the final size)."""
+        size = self.config.image_size
+
+        def draw() -> dict[str, torch.Tensor]:
+            generator = fixed_generator(self.seed)
+            rows = []
+            for code in spread_codes(4, self.meta["num_classes"]):
+                z = self.cells.sample_in_cells(code.expand(SAMPLE_IMAGES).to(self.device), self.config.z_dim,
+                                               generator=generator)
+                rows.append(to_unit(self.generator(z)[-1]))
+            z = torch.randn(SAMPLE_IMAGES, self.config.z_dim, generator=generator).to(self.device)
+            stages = [to_unit(F.interpolate(image, size=(size, size), mode="nearest")) for image in self.generator(z)]
+            return {"generation": image_rows(rows), "stages": image_rows(stages)}
+
+        return SampleSheets(self.config.sample_every, draw, (self.generator,))
 
 
 def train(request: TrainRequest, config: StackGANConfig | None = None) -> Path:

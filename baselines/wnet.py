@@ -50,6 +50,7 @@ from torch import nn
 
 from baselines.label_maps import dominant_border_label
 from baselines.object_tensors import load_object_tensors, resize_images
+from baselines.sample_sheets import segmentation_sheets
 from baselines.single_loop import start_run
 from core.contract import SEGMENT_LABELS, Method, TrainRequest
 from core.errors import UserError
@@ -78,6 +79,7 @@ class WNetConfig:
     momentum: float = 0.0
     border: int = 1                          # foreground rule: border ring width (input pixels)
     checkpoint_every: int = 200
+    sample_every: int = 100                  # TensorBoard sheet: fixed images, masks, reconstructions (0: none)
 
     def __post_init__(self) -> None:
         levels = len(self.widths)
@@ -88,10 +90,10 @@ class WNetConfig:
 
 
 PRESETS = {
-    "smoke": WNetConfig(image_size=16, widths=(8, 16), batch_size=8, steps=6, checkpoint_every=3),
+    "smoke": WNetConfig(image_size=16, widths=(8, 16), batch_size=8, steps=6, checkpoint_every=3, sample_every=3),
     "tiny": WNetConfig(),
     "paper": WNetConfig(image_size=128, widths=(64, 128, 256, 512, 1024), dropout=0.35, batch_size=10,
-                        steps=50_000, optimiser="sgd", lr=0.003, checkpoint_every=2_000),
+                        steps=50_000, optimiser="sgd", lr=0.003, checkpoint_every=2_000, sample_every=2_000),
 }
 
 
@@ -212,7 +214,8 @@ class WNetSegmenter(Method):
 def train(request: TrainRequest) -> Path:
     begun = start_run(request, PRESETS, NAME)
     config, prepared, run, payload, device = begun.config, begun.prepared, begun.run, begun.payload, begun.device
-    images = load_object_tensors(prepared, config.image_size).images.to(device)
+    objects = load_object_tensors(prepared, config.image_size)
+    images = objects.images.to(device)
     model = WNetModel(config).to(device).train()
 
     def optimiser_of(params) -> torch.optim.Optimizer:
@@ -244,7 +247,16 @@ def train(request: TrainRequest) -> Path:
         return {"model": model.state_dict(), "encoder_optimizer": encoder_optimiser.state_dict(),
                 "whole_optimizer": whole_optimiser.state_dict()}
 
-    return begun.train(config.steps, step, state, config.checkpoint_every)
+    def mask_and_reconstruction_rows(x: torch.Tensor) -> list[torch.Tensor]:
+        """The foreground mask ``segment`` gives (border rule) and U_Dec(U_Enc(X)), the reconstruction."""
+        probs, reconstruction = model(x)
+        background = dominant_border_label(probs.argmax(dim=1), config.border)
+        mask = 1.0 - probs.gather(1, background[:, None, None, None].expand(-1, 1, *probs.shape[-2:]))
+        return [mask, reconstruction.clamp(0.0, 1.0)]
+
+    samples = segmentation_sheets(objects, mask_and_reconstruction_rows, seed=run.seed,
+                                  every=config.sample_every, modules=[model], device=device)
+    return begun.train(config.steps, step, state, config.checkpoint_every, samples)
 
 
 def load(checkpoint: Path, device: str | None = None) -> WNetSegmenter:

@@ -6,7 +6,11 @@ trainers beside their checkpoints at ``log_every`` / ``sample_every``.
   previous log) and ``phase`` (OneGAN's §4.3 phase, 1 or 2); the two-phase baselines (FineGAN∗,
   StackGANv2∗: GAN, then encoders) write each phase into its own folder ``tensorboard/<phase>``;
 - images ``samples/<name>``: the trainer's sample grids (OneGAN: Fig. 3 generation rows per child code
-  with foreground, mask, background; Fig. 4 reconstruction rows with GT and predicted masks).
+  with foreground, mask, background; Fig. 4 reconstruction rows with GT and predicted masks). The
+  baselines hand their loop a ``SampleSheets`` (what to draw, every ``sample_every`` steps), which the
+  loop draws through ``RunBoard.samples``: under ``no_grad``, with the drawn modules in eval mode and
+  every global RNG state restored afterwards, so a run with images trains the weights one without
+  them trains, bit for bit.
 
 The writer is opened lazily (a run that never logs writes nothing) and only in the process that writes
 the run's files; a resumed run purges events past its checkpoint's step (``purge_step``) so the curves
@@ -16,13 +20,70 @@ do not double back. ``tensorboard`` is a dependency of the project; events are s
 from __future__ import annotations
 
 import math
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 EVENTS_DIR = "tensorboard"
+
+
+@dataclass(frozen=True)
+class SampleSheets:
+    """What a trainer shows in TensorBoard every ``every`` completed steps (and at the last one; 0:
+    never): ``draw()`` returns {name: grid (C, H, W) in [0, 1]} (``image_rows`` builds one), drawn with
+    ``modules`` in eval mode. The method supplies only this; the loop decides when and draws it
+    through ``RunBoard.samples``. Fixed inputs (noise, images) come from the method's own seeded
+    ``torch.Generator``, never the global RNG."""
+
+    every: int
+    draw: Callable[[], Mapping[str, torch.Tensor]]
+    modules: tuple[torch.nn.Module, ...] = ()
+
+    def due(self, completed: int, total: int) -> bool:
+        return self.every > 0 and (completed % self.every == 0 or completed == total)
+
+
+@contextmanager
+def untouched_training_state(modules: Sequence[torch.nn.Module] = ()) -> Iterator[None]:
+    """Run a block under ``no_grad`` with ``modules`` in eval mode, then put back every submodule's
+    train/eval flag and the python, numpy, torch CPU and CUDA RNG states, so that whatever the block
+    draws or computes, the training that follows is the one that would have run without it (eval mode
+    also keeps BatchNorm statistics and spectral-norm vectors as they are)."""
+    flags = [(m, m.training) for module in modules for m in module.modules()]
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    cpu_state = torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        for module in modules:
+            module.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for m, training in flags:
+            m.training = training
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(cpu_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def image_rows(rows: Sequence[torch.Tensor], padding: int = 1) -> torch.Tensor:
+    """One grid (3, H', W') of equally long rows of images (n, 1 or 3, H, W) in [0, 1], one row each
+    (a mask's single channel is shown grey)."""
+    from torchvision.utils import make_grid
+
+    columns = rows[0].shape[0]
+    if any(row.shape[0] != columns for row in rows):
+        raise ValueError(f"every row needs {columns} images; got {[row.shape[0] for row in rows]}")
+    images = torch.cat([row.detach().float().cpu().expand(-1, 3, -1, -1) for row in rows])
+    return make_grid(images.clamp(0, 1), nrow=columns, padding=padding)
 
 
 class RunBoard:
@@ -70,6 +131,15 @@ class RunBoard:
         """One image (C, H, W) in [0, 1], e.g. ``torchvision.utils.make_grid`` of a sample sheet."""
         if self.enabled:
             self._open().add_image(f"samples/{name}", grid.detach().float().clamp(0, 1).cpu(), step)
+
+    def samples(self, step: int, sheets: SampleSheets) -> None:
+        """Draw ``sheets`` (see ``untouched_training_state``) and write each grid as ``samples/<name>``."""
+        if not self.enabled:
+            return
+        with untouched_training_state(sheets.modules):
+            grids = dict(sheets.draw())
+        for name, grid in grids.items():
+            self.image_grid(step, name, grid)
 
     def close(self) -> None:
         if self._writer is not None:

@@ -70,7 +70,7 @@ from core.checkpoint_file import MethodCheckpointError, load_method_checkpoint
 from core.device import pick_device
 from core.errors import TrainingInterrupted, UserError, exit_status
 from core.provenance import git_commit
-from core.tensorboard_log import RunBoard
+from core.tensorboard_log import RunBoard, SampleSheets
 
 __all__ = [
     "CHECKPOINT_NAME", "DEFAULT_CHECKPOINT_MINUTES", "HANDLED_SIGNALS", "LOSS_LOG", "CheckpointError",
@@ -451,8 +451,9 @@ class RunState:
 
 
 # Config fields that say how long and how often, not what is trained: a run may resume with others
-# (a larger ``steps`` extends a finished run exactly: the RNG stream continues where it stopped).
-SCHEDULE_FIELDS = frozenset({"steps", "checkpoint_every"})
+# (a larger ``steps`` extends a finished run exactly: the RNG stream continues where it stopped), and
+# a checkpoint saved before a field existed (``sample_every``) resumes under the current default.
+SCHEDULE_FIELDS = frozenset({"steps", "checkpoint_every", "sample_every"})
 
 
 def resume_payload(out: Path, resume: bool, run: RunState, *, restart: bool = False,
@@ -478,11 +479,13 @@ def resume_payload(out: Path, resume: bool, run: RunState, *, restart: bool = Fa
 def run_training(run: RunState, *, out: Path, total_steps: int, step: Callable[[int], dict[str, float]],
                  state: Callable[[], dict[str, Any]], checkpoint_every: int | None,
                  max_minutes: float | None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
-                 progress: bool = True) -> Path:
+                 progress: bool = True, samples: SampleSheets | None = None) -> Path:
     """Run ``step`` from ``run.step`` to ``total_steps``, checkpointing; returns the checkpoint path.
 
     The checkpoint is ``{**run.header(), **state(), "rng": torch RNG state}``; ``run.complete`` says
-    whether ``total_steps`` was reached. A finished run given a larger ``total_steps`` continues."""
+    whether ``total_steps`` was reached. A finished run given a larger ``total_steps`` continues.
+    ``samples``: the method's image grids, written to TensorBoard when ``samples.due`` (drawing them
+    changes nothing that is trained)."""
     out = Path(out)
     path = out / CHECKPOINT_NAME
     start = time.monotonic()
@@ -498,12 +501,14 @@ def run_training(run: RunState, *, out: Path, total_steps: int, step: Callable[[
             save(True)
         return path
 
-    board = RunBoard(out, start_step=run.step)  # TensorBoard: the losses every 10 steps, it/s
+    board = RunBoard(out, start_step=run.step)  # TensorBoard: the losses every 10 steps, it/s, samples
     board.start_timing(run.step)
 
     def after_step(completed: int, losses: dict[str, float]) -> dict[str, float] | None:
         run.step = completed
         run.losses = {k: round(float(v), 5) for k, v in losses.items()}
+        if samples is not None and samples.due(completed, total_steps):
+            board.samples(completed, samples)
         if completed % 10 != 1:
             return None
         board.scalars(completed, run.losses)

@@ -1,17 +1,19 @@
 """TensorBoard event files written by the trainers, read back with tensorboard's EventAccumulator:
 every logged loss under its paper name with the value of the JSON loss log, it/s, the phase, and the
-sample grids; a resumed run continues the curves without doubling back."""
+sample grids; a resumed run continues the curves without doubling back. The baselines' own grids:
+``tests/baselines/test_tensorboard_samples.py``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from baselines.gan_training import Deadline, run_phase
 from core.atomic import read_jsonl
-from core.tensorboard_log import EVENTS_DIR
+from core.tensorboard_log import EVENTS_DIR, SampleSheets
 from onegan.trainer import LOSS_LOG, Trainer
 
 
@@ -62,15 +64,19 @@ class _CountingSaver:
         self.calls += 1
 
 
-def test_baseline_phase_losses_read_back(tmp_path):
+def test_baseline_phase_losses_and_samples_read_back(tmp_path):
     losses = lambda i: {"L_D": 1.0 / (i + 1), "L_G": float(i)}  # noqa: E731 - known values to read back
     state = {}
     save = _CountingSaver(tmp_path / "checkpoint.pt")
+    drawn = []  # a sheet of known size and grey level, drawn at every 4th iteration and at the last
+    sheet = SampleSheets(4, lambda: drawn.append(state["n"]) or {"known": torch.full((3, 5, 7), 0.5)})
     result = run_phase(phase="finegan", done=0, total=6, step=losses, save=save,
                        log_path=tmp_path / "losses.jsonl", log_every=2, checkpoint_every=100,
-                       deadline=Deadline(None), on_iteration=lambda n: state.update(n=n))
+                       deadline=Deadline(None), on_iteration=lambda n: state.update(n=n), samples=sheet)
     assert result.iterations_done == 6 and save.calls >= 1
+    assert drawn == [4, 6]
     events = _events(tmp_path / EVENTS_DIR / "finegan")
+    assert [(e.step, e.width, e.height) for e in events.Images("samples/known")] == [(4, 7, 5), (6, 7, 5)]
     assert [(e.step, e.value) for e in events.Scalars("loss/L_D")] == [
         (2, pytest.approx(1 / 2)), (4, pytest.approx(1 / 4)), (6, pytest.approx(1 / 6))]
     assert [(e.step, e.value) for e in events.Scalars("loss/L_G")] == [(2, 1.0), (4, 3.0), (6, 5.0)]
