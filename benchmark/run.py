@@ -25,6 +25,7 @@ import torch
 from benchmark import metric_registry, protocols
 from benchmark.figures import FigureSource, recorded_checkpoint
 from benchmark.grid import cell_fields, plan_cells, supported_tasks, train_request
+from benchmark.launch.cells import SharedWork
 from benchmark.launch.options import LaunchOptions
 from benchmark.launch.status import print_status, remember_plan
 from benchmark.methods import (
@@ -316,23 +317,23 @@ def run(task: str = DEFAULTS.task, dataset: str = DEFAULTS.dataset, methods: str
             if t not in plan[name]:
                 print(f"skipped: {_skip_reason(name, t)}")
     cells = plan_cells(plan, variants, seed_list, dataset_tasks if "ablation" in tasks else None, checkpoints)
-    if status_only:  # bench status: where each planned cell stands, nothing run
-        launcher.status_counts.update(print_status(ctx, cells))
-        return ctx.store.load()
     scored = {t for name in names for t in plan[name]} | (set(dataset_tasks) if "ablation" in tasks else set())
     needs_generation = "generation" in scored
     needs_evaluator = any(_needs_evaluator(name, plan[name]) for name in names) or needs_generation
+    shared = None if not needs_evaluator else SharedWork(
+        functools.partial(shared_work, generation=needs_generation),
+        functools.partial(shared_work_done, generation=needs_generation))
+    if status_only:  # bench status: where each planned cell stands, nothing run
+        launcher.status_counts.update(print_status(ctx, cells, shared))
+        return ctx.store.load()
     launched = launcher is not None and launcher.kind != "inprocess"
     if evaluator:
         ctx.evaluator = ensure_evaluator(ctx, Path(evaluator))  # a given file: checked here, at once
     if needs_evaluator and not launched:
         shared_work(ctx, needs_generation)
     if launched:
-        from benchmark.launch.submit import SharedWork, launch
+        from benchmark.launch.submit import launch
 
-        shared = None if not needs_evaluator else SharedWork(
-            functools.partial(shared_work, generation=needs_generation),
-            functools.partial(shared_work_done, generation=needs_generation))
         if not launch(ctx, cells, launcher, device_given=device_given, evaluate=evaluate_cells, shared=shared):
             return ctx.store.load()  # --no-wait: submitted; `bench status` follows the cells
         ctx.force = False  # every cell is recorded now: the pass below only gathers the figures' sources

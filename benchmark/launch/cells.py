@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +175,16 @@ def cell_state(ctx: RunContext, cell: PlannedCell, slurm: dict[str, str] | None)
         return CellState(cell, name, "cut short", f"trained {last.get('iterations_trained')}/"
                          f"{last.get('iterations_planned')} iterations; the next run resumes it", log)
     return CellState(cell, name, "to do", "")
+
+
+@dataclass(frozen=True)
+class SharedWork:
+    """What the cells of a grid share, done once by the first task of its job array: the evaluator
+    classifier and Table 1's Dataset row (``benchmark.run.shared_work``). Both functions take the run's
+    context; passed in by reference, like ``CellSpec.evaluate``."""
+
+    run: Callable[[RunContext], None]
+    done: Callable[[RunContext], bool]
 
 
 def shared_state(ctx: RunContext, done: bool, slurm: dict[str, str] | None) -> CellState:

@@ -30,9 +30,10 @@ def remember_plan(out: str | Path, arguments: dict) -> None:
         write_json_atomic(path, json.loads(text))
 
 
-def print_status(ctx, cells) -> Counter:
-    """One line per cell of the grid (``ctx``: its RunContext), then returns the count per state."""
-    from benchmark.launch.cells import cell_state
+def print_status(ctx, cells, shared=None) -> Counter:
+    """One line per cell of the grid (``ctx``: its RunContext), then returns the count per state.
+    ``shared`` (``SharedWork``): the grid's shared task, shown first when it has one (not counted)."""
+    from benchmark.launch.cells import cell_state, shared_state
     from benchmark.launch.submit import _say
     from core.launching import slurm_jobs
 
@@ -45,6 +46,8 @@ def print_status(ctx, cells) -> Counter:
     counts: Counter = Counter()
     print(f"{ctx.prepared.name} [{ctx.prepared.fingerprint[:8]}], preset {ctx.preset.name}, "
           f"protocol {ctx.protocol.tag}, records {ctx.store.path}")
+    if shared is not None:
+        print(_say(shared_state(ctx, shared.done(ctx), slurm)))
     for cell in cells:
         state = cell_state(ctx, cell, slurm)
         counts[state.kind] += 1

@@ -23,7 +23,7 @@ import submitit
 
 from benchmark import protocols
 from benchmark.grid import PlannedCell, cell_fields, scale_label, supported_tasks, train_request
-from benchmark.launch.cells import JOBS_DIR, CellState, cell_state, shared_state, update_entry
+from benchmark.launch.cells import JOBS_DIR, CellState, SharedWork, cell_state, shared_state, update_entry
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
 from benchmark.launch.options import LaunchOptions, grid_resources
 from benchmark.launch.order import cell_seconds, longest_first, shipped_seconds
@@ -52,16 +52,6 @@ class CellSpec:
     # What scores a cell: ``benchmark.run.evaluate_cells``, the very function an in-process run calls
     # (passed in, pickled by reference, so this module needs no import of the run that launches it).
     evaluate: Callable[..., object]
-
-
-@dataclass(frozen=True)
-class SharedWork:
-    """What the cells of a grid share, done once by the first task of its job array: the evaluator
-    classifier and Table 1's Dataset row (``benchmark.run.shared_work``). Both functions take the run's
-    context; passed in by reference, like ``CellSpec.evaluate``."""
-
-    run: Callable[[RunContext], None]
-    done: Callable[[RunContext], bool]
 
 
 def _context(spec: CellSpec) -> RunContext:

@@ -35,3 +35,8 @@ def test_the_shared_task_runs_first_in_the_array_and_the_records_equal_inprocess
 
     again = bench("run", *SHARED_GRID, "--out", str(out), "--work", str(work), "--launcher", "slurm")
     assert again.returncode == 0 and "nothing to submit" in again.stdout, again.stdout + again.stderr[-2000:]
+
+    status = bench("status", "--out", str(out))
+    lines = [line.strip() for line in status.stdout.splitlines()]
+    assert "evaluator and Dataset row (shared by the cells): done" in lines, status.stdout
+    assert lines[-1] == "total: 2 done (2 cells)", status.stdout  # the shared task is shown, not counted
