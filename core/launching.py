@@ -45,6 +45,7 @@ class LaunchOptions:
     cpus: int | None = None
     mem_gb: float | None = None
     parallel: int = 8                     # cells running at once (slurm_array_parallelism)
+    cells_per_job: int = 1                # bench run: cells one array task runs one after another
     tasks_per_node: int = 1               # processes per cell (data-parallel OneGAN), bench train
     nodes: int = 1
     sbatch: dict[str, str | bool] = field(default_factory=dict)  # extra sbatch flags (slurm_additional_parameters)
@@ -100,6 +101,11 @@ def add_launch_arguments(parser: argparse.ArgumentParser, train: bool = False) -
     if not train:
         group.add_argument("--parallel", type=int, default=8, metavar="N",
                            help="cells running at once (Slurm array parallelism; local: every cell at once)")
+    if not train:
+        group.add_argument("--cells-per-job", type=int, default=1, metavar="K",
+                           help="bench run: each array task runs up to K cells one after another (balanced by "
+                                "their measured durations), paying the job start once: for grids of short cells "
+                                "(smoke, tiny); default 1")
     group.add_argument("--sbatch", default=None, metavar="FLAGS",
                        help="extra sbatch flags, attached with =: --sbatch=\"--account=abc --qos=high\"")
     group.add_argument("--log-dir", type=Path, default=None,
@@ -116,13 +122,14 @@ def launch_options(args: argparse.Namespace) -> LaunchOptions | None:
     dry_run = bool(getattr(args, "dry_run", False))
     if args.launcher == "inprocess" and not dry_run:
         return None
-    for name in ("parallel", "tasks_per_node", "nodes"):
+    for name in ("parallel", "tasks_per_node", "nodes", "cells_per_job"):
         if getattr(args, name, 1) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.time_limit is not None and args.time_limit < 1:
         raise UserError(f"--time-limit is in minutes and must be at least 1, got {args.time_limit}")
     return LaunchOptions(kind=args.launcher, partition=args.partition, time_min=args.time_limit, gpus=args.gpus,
                          cpus=args.cpus, mem_gb=args.mem, parallel=getattr(args, "parallel", 1),
+                         cells_per_job=getattr(args, "cells_per_job", 1),
                          tasks_per_node=getattr(args, "tasks_per_node", 1), nodes=getattr(args, "nodes", 1),
                          sbatch=parse_sbatch_flags(args.sbatch), log_dir=args.log_dir,
                          wait=not args.no_wait, dry_run=dry_run, poll_s=args.poll_s)

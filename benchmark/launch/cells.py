@@ -160,6 +160,9 @@ def cell_state(ctx: RunContext, cell: PlannedCell, slurm: dict[str, str] | None)
     state = job_state(entry, slurm) if entry else None
     if state == "PENDING" or state == "REQUEUED":
         return CellState(cell, name, "queued", f"job {job}" + (" (requeued)" if entry.get("starts", 0) else ""), log)
+    if state is not None and entry.get("state") == "submitted" and entry.get("position", 0) > 0:
+        # a job of several cells (--cells-per-job) runs the ones before this one
+        return CellState(cell, name, "queued", f"job {job}, after {entry['position']} cell(s) of the same job", log)
     if state is not None:  # the job runs but has not taken the cell's lock yet (starting up)
         return CellState(cell, name, "running", f"job {job}, starting; {training_detail(run_dir)}", log)
     cut = [r for r in ctx.store.load() if all((r.get(k) or None) == (base.get(k) or None) for k in base)

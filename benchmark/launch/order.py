@@ -60,15 +60,36 @@ def shipped_seconds(paths: Iterable[Path] = SHIPPED_RECORDS) -> dict[tuple[str, 
     return cell_seconds(records)
 
 
-def longest_first(cells: list[PlannedCell], scale: dict[PlannedCell, str], *measured: dict) -> list[PlannedCell]:
-    """``cells`` ordered by expected duration, longest first; cells never measured first of all; ties
-    keep the grid's order. ``scale``: each cell's record ``preset`` label; ``measured``: ``cell_seconds``
-    tables, the first that knows a cell wins (the run's own records before the shipped ones)."""
-    def expected(cell: PlannedCell) -> float:
+def expected_seconds(cells: list[PlannedCell], scale: dict[PlannedCell, str], *measured: dict
+                     ) -> dict[PlannedCell, float | None]:
+    """Each cell's expected seconds, None when never measured. ``scale``: each cell's record ``preset``
+    label; ``measured``: ``cell_seconds`` tables, the first that knows a cell wins (the run's own records
+    before the shipped ones)."""
+    def expected(cell: PlannedCell) -> float | None:
         key = (record_name(cell.method), cell.variant, scale[cell])
-        for table in measured:
-            if key in table:
-                return table[key]
-        return math.inf
+        return next((table[key] for table in measured if key in table), None)
 
-    return sorted(cells, key=lambda cell: -expected(cell))  # sorted is stable: ties keep the grid's order
+    return {cell: expected(cell) for cell in cells}
+
+
+def longest_first(cells: list[PlannedCell], scale: dict[PlannedCell, str], *measured: dict) -> list[PlannedCell]:
+    """``cells`` ordered by expected duration (``expected_seconds``), longest first; cells never measured
+    first of all; ties keep the grid's order (``sorted`` is stable)."""
+    seconds = expected_seconds(cells, scale, *measured)
+    return sorted(cells, key=lambda cell: -(math.inf if seconds[cell] is None else seconds[cell]))
+
+
+def pack(cells: list[PlannedCell], seconds: dict[PlannedCell, float | None], per_job: int) -> list[list[PlannedCell]]:
+    """``cells`` (longest first) in jobs of at most ``per_job`` cells each, as few jobs as that allows,
+    their expected totals balanced: each cell in turn joins the job with the least expected time that
+    has room (LPT again). A cell never measured counts as the longest measured one."""
+    jobs: list[list[PlannedCell]] = [[] for _ in range(math.ceil(len(cells) / per_job))]
+    known = [s for s in seconds.values() if s is not None]
+    fallback = max(known, default=1.0)
+    totals = [0.0] * len(jobs)
+    for cell in cells:
+        room = [i for i, job in enumerate(jobs) if len(job) < per_job]
+        chosen = min(room, key=lambda i: (totals[i], i))
+        jobs[chosen].append(cell)
+        totals[chosen] += fallback if seconds[cell] is None else seconds[cell]
+    return jobs

@@ -26,7 +26,7 @@ from benchmark.grid import PlannedCell, cell_fields, scale_label, supported_task
 from benchmark.launch.cells import JOBS_DIR, CellState, SharedWork, cell_state, shared_state, update_entry
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
 from benchmark.launch.options import LaunchOptions, grid_resources
-from benchmark.launch.order import cell_seconds, longest_first, shipped_seconds
+from benchmark.launch.order import cell_seconds, expected_seconds, longest_first, pack, shipped_seconds
 from benchmark.methods import BUILDERS, title_of
 from benchmark.presets import RunPreset
 from benchmark.run_context import RunContext
@@ -68,35 +68,53 @@ def _context(spec: CellSpec) -> RunContext:
 
 
 class CellJob(submitit.helpers.Checkpointable):
-    """One cell as a job. ``checkpoint`` (submitit's default: resubmit this same callable) requeues it.
+    """One array task: its cells one after another (one cell unless ``--cells-per-job``), or the grid's
+    shared task (a spec whose ``cell`` is None, ``SharedWork.run`` as its ``evaluate``). ``checkpoint``
+    (submitit's default: resubmit this same callable) requeues it; the requeued task skips the cells it
+    finished and resumes the one it was in."""
 
-    With ``spec.cell`` None it is the grid's shared task (``SharedWork.run`` as ``spec.evaluate``)."""
-
-    def __init__(self, spec: CellSpec) -> None:
-        self.spec = spec
+    def __init__(self, specs: list[CellSpec]) -> None:
+        self.specs = specs
 
     def __call__(self) -> str:
-        spec = self.spec
-        rank = _join_tasks()
-        if rank != 0:  # another data-parallel rank of a OneGAN cell: trains beside rank 0, records nothing
-            return _train_as_rank(spec) if spec.cell is not None else spec.name
-        previous = _entry(spec)
-        job_id = _job_id(previous)
-        update_entry(spec.out, spec.name, state="running", job_id=job_id, host=socket.gethostname(), pid=os.getpid(),
-                     started=time.time(), starts=int(previous.get("starts", 0)) + 1, error=None)
-        try:
-            ctx = _context(spec)
-            cell = spec.cell
-            if cell is None:
-                spec.evaluate(ctx)
-            else:
-                spec.evaluate(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
-        except Exception as err:
-            if type(err).__name__ != "TrainingInterrupted":  # a signal's deferred stop, not a failure
-                update_entry(spec.out, spec.name, state="failed", error=_one_line(err), ended=time.time())
-            raise
-        update_entry(spec.out, spec.name, state="finished", ended=time.time())
-        return spec.name
+        names = ", ".join(spec.name for spec in self.specs)
+        if _join_tasks() != 0:  # another data-parallel rank: trains OneGAN cells beside rank 0, records nothing
+            for spec in self.specs:
+                if spec.cell is not None:
+                    _train_as_rank(spec)
+            return names
+        failed = []
+        for spec in self.specs:
+            if len(self.specs) > 1 and _entry(spec).get("state") == "finished":
+                continue  # a requeued task: this cell ended before the signal
+            try:
+                _run_cell(spec)
+            except Exception as err:
+                if len(self.specs) == 1 or type(err).__name__ == "TrainingInterrupted":
+                    raise  # a signal's deferred stop goes to submitit (requeue); one cell fails its job
+                failed.append(f"{spec.name}: {_one_line(err)}")  # the job's other cells still run
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(self.specs)} cells of this job failed: " + "; ".join(failed))
+        return names
+
+
+def _run_cell(spec: CellSpec) -> None:
+    """Train (or resume) and score one cell, or do the shared task, keeping its registry entry."""
+    previous = _entry(spec)
+    update_entry(spec.out, spec.name, state="running", job_id=_job_id(previous), host=socket.gethostname(),
+                 pid=os.getpid(), started=time.time(), starts=int(previous.get("starts", 0)) + 1, error=None)
+    try:
+        ctx = _context(spec)
+        cell = spec.cell
+        if cell is None:
+            spec.evaluate(ctx)
+        else:
+            spec.evaluate(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
+    except Exception as err:
+        if type(err).__name__ != "TrainingInterrupted":  # a signal's deferred stop, not a failure
+            update_entry(spec.out, spec.name, state="failed", error=_one_line(err), ended=time.time())
+        raise
+    update_entry(spec.out, spec.name, state="finished", ended=time.time())
 
 
 def _join_tasks() -> int:
@@ -194,30 +212,37 @@ def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, de
     line, log) and raises a UserError naming how many."""
     kind = options.kind
     states = _states(ctx, cells, kind, shared)
-    todo = [s for s in states if s.needs_submitting]
-    todo = [s for s in todo if s.cell is None] + _longest_first(ctx, [s for s in todo if s.cell is not None])
     for state in states:
         if not state.needs_submitting:
             print(_say(state))
+    todo = [s for s in states if s.needs_submitting]
     if todo:
         folder = Path(options.log_dir or ctx.store.out_dir / JOBS_DIR)
         methods = [s.cell.method for s in todo if s.cell is not None] or [c.method for c in cells]
         resources = options.with_defaults(grid_resources(methods, ctx.preset.name))
         executor = make_executor(kind, folder, resources, options, name=f"bench-{ctx.preset.name}")
-        specs = [CellSpec(ctx.preset, ctx.prepared.root, ctx.work.absolute(), ctx.store.out_dir.absolute(), ctx.force,
-                          ctx.device if device_given else None, ctx.evaluator, ctx.inception_weights,
-                          ctx.protocol.name, s.cell, s.name, evaluate if s.cell is not None else shared.run)
-                 for s in todo]
-        jobs = submit_jobs(executor, [CellJob(spec) for spec in specs])
-        for spec, job in zip(specs, jobs, strict=True):
-            cell = {} if spec.cell is None else {"method": spec.cell.method, "variant": spec.cell.variant,
-                                                 "seed": spec.cell.seed}
-            update_entry(ctx.store.out_dir, spec.name, state="submitted", job_id=str(job.job_id), launcher=kind,
-                         stdout=str(job.paths.stdout), stderr=str(job.paths.stderr), submitted=time.time(),
-                         error=None, **cell)
+
+        def spec(state: CellState) -> CellSpec:
+            return CellSpec(ctx.preset, ctx.prepared.root, ctx.work.absolute(), ctx.store.out_dir.absolute(),
+                            ctx.force, ctx.device if device_given else None, ctx.evaluator, ctx.inception_weights,
+                            ctx.protocol.name, state.cell, state.name,
+                            evaluate if state.cell is not None else shared.run)
+
+        bundles = [[s] for s in todo if s.cell is None] + _cell_bundles(ctx, [s for s in todo if s.cell is not None],
+                                                                       options.cells_per_job)
+        jobs = submit_jobs(executor, [CellJob([spec(s) for s in bundle]) for bundle in bundles])
+        for bundle, job in zip(bundles, jobs, strict=True):
+            for position, state in enumerate(bundle):
+                cell = {} if state.cell is None else {"method": state.cell.method, "variant": state.cell.variant,
+                                                      "seed": state.cell.seed}
+                update_entry(ctx.store.out_dir, state.name, state="submitted", job_id=str(job.job_id),
+                             launcher=kind, stdout=str(job.paths.stdout), stderr=str(job.paths.stderr),
+                             submitted=time.time(), error=None, position=position, **cell)
         first = str(jobs[0].job_id).split("_")[0]
-        count = sum(spec.cell is not None for spec in specs)
-        print(f"submitted {count} cell(s){' and the shared task first' if count < len(specs) else ''} "
+        count = sum(s.cell is not None for s in todo)
+        packed = f" in {len(jobs) - (count < len(todo))} jobs of up to {options.cells_per_job}" \
+            if options.cells_per_job > 1 else ""
+        print(f"submitted {count} cell(s){packed}{' and the shared task first' if count < len(todo) else ''} "
               f"({resources.describe()} each, {options.parallel} at once) "
               f"{'as job array ' + first if kind == 'slurm' else 'as local processes'}; logs in {folder}")
     else:
@@ -228,12 +253,17 @@ def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, de
     return wait_for(ctx, cells, kind, options.poll_s, shared)
 
 
-def _longest_first(ctx: RunContext, todo: list[CellState]) -> list[CellState]:
-    """The cells to submit, the longest expected first (``benchmark/launch/order.py``)."""
+def _cell_bundles(ctx: RunContext, todo: list[CellState], per_job: int) -> list[list[CellState]]:
+    """The cells to submit, longest expected first, one per array task or, with ``per_job`` > 1, packed
+    into tasks of up to ``per_job`` with balanced expected totals (``benchmark/launch/order.py``)."""
     by_cell = {state.cell: state for state in todo}
     scale = {cell: scale_label(ctx, cell.variant) for cell in by_cell}
-    ordered = longest_first(list(by_cell), scale, cell_seconds(ctx.store.load()), shipped_seconds())
-    return [by_cell[cell] for cell in ordered]
+    measured = (cell_seconds(ctx.store.load()), shipped_seconds())
+    ordered = longest_first(list(by_cell), scale, *measured)
+    if per_job == 1:
+        return [[by_cell[cell]] for cell in ordered]
+    bundles = pack(ordered, expected_seconds(ordered, scale, *measured), per_job)
+    return [[by_cell[cell] for cell in bundle] for bundle in bundles]
 
 
 def wait_for(ctx: RunContext, cells: list[PlannedCell], kind: str, poll_s: float,

@@ -8,7 +8,7 @@ import itertools
 import random
 
 from benchmark.grid import PlannedCell
-from benchmark.launch.order import cell_seconds, longest_first, shipped_seconds
+from benchmark.launch.order import cell_seconds, longest_first, pack, shipped_seconds
 
 
 def _record(method: str, seed: int, task: str, metric: str, group: str, wall: float, trained: float,
@@ -75,3 +75,21 @@ def test_shipped_records_know_the_demo_grid_redo_is_longer_than_iic_seg() -> Non
     seconds = shipped_seconds()
     assert seconds[("redo", None, "tiny")] > seconds[("iic-seg", None, "tiny")] > 0
     assert seconds[("onegan", None, "tiny")] > seconds[("redo", None, "tiny")]
+
+
+def test_pack_fills_as_few_jobs_as_the_cap_allows_balanced_by_expected_seconds() -> None:
+    cells = [PlannedCell(f"m{i}", None, 0, ("segmentation",)) for i in range(5)]
+    seconds = dict(zip(cells, [80.0, 75.0, 43.0, 40.0, None], strict=True))  # m4 never measured: counts as 80
+    ordered = [cells[4], *cells[:4]]  # longest_first's order: the unmeasured one first
+    jobs = pack(ordered, seconds, 2)
+    assert len(jobs) == 3 and all(1 <= len(job) <= 2 for job in jobs)
+    assert all(job == sorted(job, key=ordered.index) for job in jobs)  # each job runs its longest cell first
+    assert sorted(c.method for job in jobs for c in job) == [c.method for c in cells]
+    totals = sorted(sum(80.0 if seconds[c] is None else seconds[c] for c in job) for job in jobs)
+    # brute force over every way to put 5 cells in 3 jobs of at most 2: LPT's largest total is the best one
+    values = [80.0 if seconds[c] is None else seconds[c] for c in cells]
+    best = min(max(sum(v for v, j in zip(values, assign, strict=True) if j == k) for k in range(3))
+               for assign in itertools.product(range(3), repeat=5)
+               if all(sum(1 for j in assign if j == k) <= 2 for k in range(3)))
+    assert totals[-1] == best
+    assert pack(ordered, seconds, 1) == [[c] for c in ordered]

@@ -46,3 +46,18 @@ def test_status_of_an_inprocess_run(inprocess_grid: Path):
     assert lines[-1] == "total: 2 done (2 cells)"
     nothing = bench("status", "--out", str(inprocess_grid / "nothing-here"))
     assert nothing.returncode == 2 and nothing.stderr.count("\n") == 1 and "no bench run has planned" in nothing.stderr
+
+
+def test_cells_per_job_runs_the_grid_in_one_task_with_the_same_records(slurm_cluster, inprocess_grid, tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    done = bench("run", *GRID, "--out", str(out), "--work", str(work), "--launcher", "slurm", "--cells-per-job", "2",
+                 "--poll-s", "0.5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "submitted 2 cell(s) in 1 jobs of up to 2" in done.stdout, done.stdout
+    assert recorded_values(out) == recorded_values(inprocess_grid / "out")
+    cells = registry(out)
+    assert {c["job_id"] for c in cells.values()} == {next(iter(cells.values()))["job_id"]}, "one array task"
+    assert sorted(c["position"] for c in cells.values()) == [0, 1]
+    first, second = sorted(cells.values(), key=lambda c: c["position"])
+    assert first["ended"] <= second["started"], "a task's cells run one after another"
+    assert all(c["state"] == "finished" and c["starts"] == 1 for c in cells.values())
