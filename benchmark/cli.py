@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from core.cli_options import add_options, as_kwargs, options_from
@@ -31,6 +32,10 @@ class Subcommand(NamedTuple):
     options: str
     function: str
     help: str
+
+    def load(self) -> tuple[type, Callable[..., Any]]:
+        """The options dataclass and the API function, imported."""
+        return _resolve(self.options), _resolve(self.function)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -86,7 +91,7 @@ def _resolve(reference: str) -> Any:
 def subcommand_parser(name: str) -> tuple[type, argparse.ArgumentParser]:
     """The options dataclass of ``bench NAME`` and its full parser, built as ``main`` builds it (the docs'
     tests parse every documented command line with it, without running anything)."""
-    options = _resolve(SUBCOMMANDS[name].options)
+    options = _resolve(SUBCOMMANDS[name].options)  # the function's module is imported only to call it
     sub_parser = argparse.ArgumentParser(prog=f"bench {name}", description=SUBCOMMANDS[name].help)
     add_options(sub_parser, options)
     return options, sub_parser
@@ -94,8 +99,8 @@ def subcommand_parser(name: str) -> tuple[type, argparse.ArgumentParser]:
 
 def call_subcommand(name: str, args: argparse.Namespace) -> int:
     """Call ``bench NAME``'s API function with the options parsed into ``args``; the exit status."""
-    options = options_from(args, _resolve(SUBCOMMANDS[name].options))
-    result = _resolve(SUBCOMMANDS[name].function)(**as_kwargs(options))
+    options, function = SUBCOMMANDS[name].load()
+    result = function(**as_kwargs(options_from(args, options)))
     return result if type(result) is int else 0  # an int is an exit status; a bool or any other result is not
 
 

@@ -22,8 +22,7 @@ API_ONLY = {"check": {"reference", "learning_reference"}}
 
 
 def _options_and_function(name: str) -> tuple[type, object]:
-    subcommand = cli.SUBCOMMANDS[name]
-    return cli._resolve(subcommand.options), cli._resolve(subcommand.function)
+    return cli.SUBCOMMANDS[name].load()
 
 
 @pytest.mark.parametrize("name", list(cli.SUBCOMMANDS))
@@ -66,7 +65,7 @@ def test_help_lists_every_options_flag(name, capsys):
 def test_every_command_module_is_left_without_its_own_parser_code():
     """``bench`` builds every parser itself; no command module keeps a configure/main of its own."""
     for subcommand in cli.SUBCOMMANDS.values():
-        module = inspect.getmodule(cli._resolve(subcommand.function))
+        module = inspect.getmodule(subcommand.load()[1])
         assert not hasattr(module, "configure") and not hasattr(module, "main"), module.__name__
 
 
