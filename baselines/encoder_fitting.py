@@ -20,15 +20,17 @@ inputs; StackGANv2's latent-space cells (see ``baselines.stackgan``).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.errors import UserError
 from core.tensorboard_log import SampleSheets
 from onegan.config import ModelConfig, OneGANConfig
 from onegan.networks.encoders import ShapeEncoder, StyleEncoder
@@ -44,6 +46,39 @@ class EncoderFitConfig:
     lr: float = 2e-4             # OneGAN §5: Adam lr 2e-4 for every sub-network
     betas: tuple[float, float] = (0.5, 0.999)
     z_weight: float = 1.0        # λ_z on MSE(μ_z, z)
+
+
+def _tuples(value: Any) -> Any:
+    """A JSON list (nested ones too) back into the tuple a config held."""
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+Config = TypeVar("Config", bound="GANBaselineConfig")
+
+
+class GANBaselineConfig:
+    """What the GAN baselines' config dataclasses (FineGAN, StackGANv2) share: a named preset, and the
+    round trip through a checkpoint's dict (lists back into tuples, ``encoders`` back into an
+    ``EncoderFitConfig``). A subclass names itself in ``TITLE``; its presets are its module's
+    ``PRESETS`` (declared below the class, since they are instances of it)."""
+
+    TITLE: ClassVar[str]
+
+    @classmethod
+    def preset(cls: type[Config], name: str) -> Config:
+        presets = sys.modules[cls.__module__].PRESETS
+        if name not in presets:
+            raise UserError(f"unknown {cls.TITLE} preset {name!r}; choose one of {sorted(presets)}")
+        return presets[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[Config], data: dict[str, Any]) -> Config:
+        fields = {key: _tuples(value) for key, value in data.items() if key != "encoders"}
+        encoders = EncoderFitConfig(**{key: _tuples(value) for key, value in data["encoders"].items()})
+        return cls(**fields, encoders=encoders)
 
 
 class EncodedImages(NamedTuple):

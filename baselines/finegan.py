@@ -37,10 +37,9 @@ pose, which is the weakness the OneGAN paper measures.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +48,7 @@ from torch import nn
 from baselines.encoder_fitting import (
     BaselineEncoders,
     EncoderFitConfig,
+    GANBaselineConfig,
     GeneratedBatch,
     TwoPhaseRunState,
     encoder_model_config,
@@ -86,11 +86,13 @@ PATCH_SOURCES = ("bbox", "mask")
 
 
 @dataclass(frozen=True)
-class FineGANConfig:
+class FineGANConfig(GANBaselineConfig):
     """FineGAN sizes and training. ``ngf`` is FineGAN's GF_DIM: each initial stage starts from a
     4x4 map of 16·ngf channels and halves the width per doubling. ``background_layers`` are the
     (kernel, stride, padding) of D_b's convolutions before its 1x1 heads; FineGAN's are
     ((4,2,0),(4,2,0),(4,1,0),(4,1,0)): 34-pixel fields every 4 pixels, a 24x24 grid at 126 px."""
+
+    TITLE: ClassVar[str] = "FineGAN"
 
     image_size: int = 128
     z_dim: int = 100
@@ -124,24 +126,6 @@ class FineGANConfig:
             raise UserError(f"background_patch_rule must be one of {PATCH_RULES}")
         if self.background_patch_source not in PATCH_SOURCES:
             raise UserError(f"background_patch_source must be one of {PATCH_SOURCES}")
-
-    @classmethod
-    def preset(cls, name: str) -> FineGANConfig:
-        if name not in PRESETS:
-            raise UserError(f"unknown FineGAN preset {name!r}; choose one of {sorted(PRESETS)}")
-        return PRESETS[name]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FineGANConfig:
-        data = dict(data)
-        enc = dict(data.pop("encoders"))
-        enc["betas"] = tuple(enc["betas"])
-        data["betas"] = tuple(data["betas"])
-        data["background_layers"] = tuple(tuple(layer) for layer in data["background_layers"])
-        return cls(**data, encoders=EncoderFitConfig(**enc))
 
 
 # Keys that may change between a run and its resumption (how long / how often), not the model.

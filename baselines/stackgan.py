@@ -29,10 +29,9 @@ evaluates StackGANv2 "+ our encoders". StackGANv2 has no mask: ``segment`` is no
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +40,7 @@ from torch import nn
 from baselines.encoder_fitting import (
     BaselineEncoders,
     EncoderFitConfig,
+    GANBaselineConfig,
     GeneratedBatch,
     TwoPhaseRunState,
     encoder_model_config,
@@ -70,8 +70,10 @@ NAME = "stackgan"
 
 
 @dataclass(frozen=True)
-class StackGANConfig:
+class StackGANConfig(GANBaselineConfig):
     """StackGANv2 sizes and training; ``ngf`` as in FineGAN (the 4x4 map has 16·ngf channels)."""
+
+    TITLE: ClassVar[str] = "StackGANv2"
 
     image_size: int = 128
     num_stages: int = 3
@@ -106,23 +108,6 @@ class StackGANConfig:
     @property
     def stage_sizes(self) -> tuple[int, ...]:
         return tuple(self.image_size >> (self.num_stages - 1 - i) for i in range(self.num_stages))
-
-    @classmethod
-    def preset(cls, name: str) -> StackGANConfig:
-        if name not in PRESETS:
-            raise UserError(f"unknown StackGANv2 preset {name!r}; choose one of {sorted(PRESETS)}")
-        return PRESETS[name]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StackGANConfig:
-        data = dict(data)
-        enc = dict(data.pop("encoders"))
-        enc["betas"] = tuple(enc["betas"])
-        data["betas"] = tuple(data["betas"])
-        return cls(**data, encoders=EncoderFitConfig(**enc))
 
 
 SCHEDULE_KEYS = {"iterations", "log_every", "sample_every", "checkpoint_every", "gan_time_fraction", "encoders",

@@ -16,9 +16,9 @@ the references from this run.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabulate import tabulate
@@ -29,6 +29,8 @@ from benchmark.methods import ALL_METHODS
 from benchmark.run import run
 from benchmark.table import aggregate
 from core.atomic import atomic_path, read_jsonl
+from core.cli_options import cli
+from core.errors import UserError
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "records.jsonl"
 LEARNING_REFERENCE = REFERENCE.with_name("learning.jsonl")
@@ -101,17 +103,37 @@ def _stage(name: str, update: bool, reference: Path, work_dir: Path, seeds: str)
     return ok and claims_ok
 
 
-def check(update: bool = False, reference: Path = REFERENCE, work: str | Path | None = None,
-          seeds: str = "0", stages: tuple[str, ...] = STAGES,
+@dataclass(frozen=True)
+class CheckOptions:
+    """What ``bench check`` (and ``check``) takes; field order is the help's order."""
+
+    update: bool = field(default=False, metadata=cli("rewrite results/reference from this run"))
+    work: str | Path | None = field(default=None, metadata=cli("work directory (default: a fresh temporary one)"))
+    seeds: str = field(default="0", metadata=cli("seeds of the smoke stage"))
+    stage: str = field(default="all", metadata=cli(
+        "smoke (plumbing, ~2 min), learning (OneGAN at tiny with its claims, ~10 min) or all",
+        choices=[*STAGES, "all"]))
+
+
+DEFAULTS = CheckOptions()
+
+
+def check(update: bool = DEFAULTS.update, work: str | Path | None = DEFAULTS.work, seeds: str = DEFAULTS.seeds,
+          stage: str = DEFAULTS.stage, *, reference: Path = REFERENCE,
           learning_reference: Path = LEARNING_REFERENCE) -> int:
-    """The API behind ``bench check``: 0 when nothing regressed, 1 otherwise.
+    """The API behind ``bench check`` (the options of ``CheckOptions``; ``stage`` "all" runs both, in
+    ``STAGES``' order): 0 when nothing regressed, 1 otherwise. ``reference`` and ``learning_reference``
+    (the Python API only) are the stages' reference records.
 
     Without ``work`` the run goes to a fresh temporary directory (datasets, checkpoints, records: about
     90 MB), removed afterwards when nothing regressed and kept, with its path printed, when something did.
     """
+    if stage not in (*STAGES, "all"):
+        raise UserError(f"unknown stage {stage!r}; choose {', '.join(STAGES)} or all")
     temporary = work is None
     work_dir = Path(tempfile.mkdtemp(prefix="bench-check-")) if temporary else Path(work)
     references = {"smoke": reference, "learning": learning_reference}
+    stages = STAGES if stage == "all" else (stage,)
     ok = True
     try:
         for name in stages:
@@ -131,15 +153,3 @@ def check(update: bool = False, reference: Path = REFERENCE, work: str | Path | 
     print("bench check: " + ("no regression" if ok else "REGRESSION"))
     return 0 if ok else 1
 
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--update", action="store_true", help="rewrite results/reference from this run")
-    parser.add_argument("--work", default=None, help="work directory (default: a fresh temporary one)")
-    parser.add_argument("--seeds", default="0", help="seeds of the smoke stage")
-    parser.add_argument("--stage", choices=[*STAGES, "all"], default="all",
-                        help="smoke (plumbing, ~2 min), learning (OneGAN at tiny with its claims, ~10 min) or all")
-
-
-def main(args: argparse.Namespace) -> int:
-    stages = STAGES if args.stage == "all" else (args.stage,)
-    return check(update=args.update, work=args.work, seeds=args.seeds, stages=stages)

@@ -19,9 +19,9 @@ both read every records.jsonl under ``--out``'s folder and the ``--compare`` fol
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from benchmark.run_context import RunContext
 from benchmark.seed_spread import seed_std
 from benchmark.tasks import TASKS, EvalOptions
 from core.atomic import write_json_atomic
+from core.cli_options import cli
 from core.contract import TrainRequest
 from core.errors import UserError
 from data_prep.prepared import Prepared
@@ -42,6 +43,36 @@ from data_prep.prepared import Prepared
 CURVE_TASKS = ("segmentation", "clustering", "generation")
 FLOOR_METHODS = {"centred-box": ("segmentation",), "kmeans-colour": ("clustering",)}
 CPU_LOG = "curve_cpu.json"   # CPU seconds trained so far, beside the checkpoint
+
+
+@dataclass(frozen=True)
+class CurveOptions:
+    """What ``bench curve`` (and ``curve``) takes; field order is the help's order."""
+
+    method: str = field(default="onegan", metadata=cli(
+        "the method whose curve is trained and scored (default onegan)", choices=list(CURVE_METHODS)))
+    preset: str = field(default="tiny", metadata=cli("the run preset (benchmark/presets.py; default tiny)",
+                                                     choices=["smoke", "tiny", "paper"]))
+    seeds: str = field(default="0", metadata=cli("comma-separated seeds (default 0)"))
+    budgets: str = field(default="1200,2400,4800,9600", metadata=cli("iteration budgets, comma-separated"))
+    out: Path = field(default=Path("results/latest/curves"), metadata=cli(
+        "the folder of this curve's records.jsonl (default results/latest/curves)", type=Path))
+    work: Path = field(default=Path("runs"), metadata=cli(
+        "prepared data, checkpoints and snapshots (default runs)", type=Path))
+    device: str = field(default="cpu", metadata=cli("torch device (default cpu)"))
+    summary: bool = field(default=False, metadata=cli(
+        "only print the Markdown summary of every records.jsonl under --out's folder"))
+    figures: int | None = field(default=None, metadata=cli(
+        "only draw the figures of the first seed's snapshot at BUDGET into --out's folder/figures", type=int,
+        metavar="BUDGET"))
+    plot: Path | None = field(default=None, metadata=cli(
+        "also draw the curves of every records.jsonl under --out's folder to this PNG", type=Path))
+    compare: tuple[Path, ...] = field(default=(), metadata=cli(
+        "--summary and --plot also read every records.jsonl under FOLDER (repeatable), e.g. another method's "
+        "curves", type=Path, repeat=True, metavar="FOLDER"))
+
+
+DEFAULTS = CurveOptions()
 
 
 def _options(ctx: RunContext, seed: int) -> EvalOptions:
@@ -94,11 +125,12 @@ def _score_snapshot(ctx: RunContext, name: str, method, snapshot: Path, budget: 
     print(f"{name} curve seed {seed}: budget {budget} scored ({cpu_minutes:.1f} CPU-min of training)")
 
 
-def run_curve(preset: str = "tiny", seeds: tuple[int, ...] = (0,), budgets: tuple[int, ...] = (1200, 2400),
-              out: Path = Path("results/latest/curves"), work: Path = Path("runs"), device: str = "cpu",
-              tasks: tuple[str, ...] = CURVE_TASKS, method: str = "onegan") -> Path:
+def run_curve(preset: str, seeds: tuple[int, ...], budgets: tuple[int, ...], out: Path, work: Path,
+              device: str = DEFAULTS.device, tasks: tuple[str, ...] = CURVE_TASKS,
+              method: str = DEFAULTS.method) -> Path:
     """Train/score every (seed, budget) of ``method`` (a name in ``CURVE_METHODS``) not yet recorded
-    for ``tasks`` (those the method can do); returns the records file."""
+    for ``tasks`` (those the method can do); returns the records file. ``bench curve``'s defaults are
+    ``CurveOptions``' (``curve``)."""
     if method not in CURVE_METHODS:
         raise UserError(f"bench curve knows {', '.join(CURVE_METHODS)}, not {method!r}")
     curve = CURVE_METHODS[method]
@@ -211,26 +243,6 @@ def summary_markdown(records: list[dict]) -> str:
     return text + "\n\n" + claims
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", default="onegan", choices=list(CURVE_METHODS),
-                        help="the method whose curve is trained and scored (default onegan)")
-    parser.add_argument("--preset", default="tiny", choices=["smoke", "tiny", "paper"])
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    parser.add_argument("--budgets", default="1200,2400,4800,9600", help="iteration budgets, comma-separated")
-    parser.add_argument("--out", type=Path, default=Path("results/latest/curves"))
-    parser.add_argument("--work", type=Path, default=Path("runs"))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--summary", action="store_true",
-                        help="only print the Markdown summary of every records.jsonl under --out's folder")
-    parser.add_argument("--figures", type=int, default=None, metavar="BUDGET",
-                        help="only draw the figures of the first seed's snapshot at BUDGET into --out's folder/figures")
-    parser.add_argument("--plot", type=Path, default=None,
-                        help="also draw the curves of every records.jsonl under --out's folder to this PNG")
-    parser.add_argument("--compare", type=Path, action="append", default=[], metavar="FOLDER",
-                        help="--summary and --plot also read every records.jsonl under FOLDER (repeatable), "
-                             "e.g. another method's curves")
-
-
 def _ints(text: str, flag: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
@@ -238,35 +250,45 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
         raise UserError(f"{flag} takes comma-separated integers, got {text!r}") from None
 
 
-def _records_files(args: argparse.Namespace) -> list[Path]:
-    """Every records.jsonl under --out's folder and the --compare folders (each file once)."""
-    folders = [args.out.parent, *args.compare]
+def _records_files(out: Path, compare: list[Path] | tuple[Path, ...]) -> list[Path]:
+    """Every records.jsonl under ``out``'s folder and the ``compare`` folders (each file once)."""
+    folders = [Path(out).parent, *map(Path, compare)]
     return sorted({f.resolve(): f for folder in folders for f in folder.rglob("records.jsonl")}.values())
 
 
-def main(args: argparse.Namespace) -> int:
-    if args.figures is not None:
-        seed = _ints(args.seeds, "--seeds")[0]
-        for path in snapshot_figures(args.preset, args.work, seed, args.figures, args.out.parent / "figures",
-                                     args.device, args.method):
+def curve(method: str = DEFAULTS.method, preset: str = DEFAULTS.preset, seeds: str = DEFAULTS.seeds,
+          budgets: str = DEFAULTS.budgets, out: str | Path = DEFAULTS.out, work: str | Path = DEFAULTS.work,
+          device: str = DEFAULTS.device, summary: bool = DEFAULTS.summary, figures: int | None = DEFAULTS.figures,
+          plot: str | Path | None = DEFAULTS.plot, compare: list[Path] | tuple[Path, ...] = DEFAULTS.compare
+          ) -> Path | list[Path]:
+    """The API behind ``bench curve`` (the options of ``CurveOptions``): train and score ``method``'s
+    curve (``run_curve``; prints the records file as JSON), or with ``summary`` only print the Markdown
+    summary, or with ``figures`` only draw one snapshot's figures; ``plot`` also draws the curves.
+    Returns the records file (or the figures drawn, or the files summarised)."""
+    out, work = Path(out), Path(work)
+    if figures is not None:
+        seed = _ints(seeds, "--seeds")[0]
+        paths = snapshot_figures(preset, work, seed, figures, out.parent / "figures", device, method)
+        for path in paths:
             print(path)
-        return 0
-    if args.summary:
+        return paths
+    if summary:
         from core.atomic import read_jsonl
 
-        print(summary_markdown([r for f in _records_files(args) for r in read_jsonl(f)]))
-        _plot(args)  # --summary --plot redraws from the records, training nothing
-        return 0
-    records = run_curve(args.preset, _ints(args.seeds, "--seeds"), _ints(args.budgets, "--budgets"), args.out,
-                        args.work, args.device, method=args.method)
-    _plot(args)
+        files = _records_files(out, compare)
+        print(summary_markdown([r for f in files for r in read_jsonl(f)]))
+        _plot(out, compare, plot)  # --summary --plot redraws from the records, training nothing
+        return files
+    records = run_curve(preset, _ints(seeds, "--seeds"), _ints(budgets, "--budgets"), out, work, device,
+                        method=method)
+    _plot(out, compare, plot)
     print(json.dumps({"records": str(records)}))
-    return 0
+    return records
 
 
-def _plot(args: argparse.Namespace) -> None:
-    if args.plot is not None:
+def _plot(out: Path, compare: list[Path] | tuple[Path, ...], plot: str | Path | None) -> None:
+    if plot is not None:
         from benchmark.curve_plot import plot_curves
 
-        plot_curves(_records_files(args), args.plot)
-        print(f"plot: {args.plot}")
+        plot_curves(_records_files(out, compare), Path(plot))
+        print(f"plot: {plot}")

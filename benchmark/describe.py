@@ -3,23 +3,30 @@ per training step per phase) as text or JSON. The card itself is built by ``oneg
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
+from core.cli_options import cli
 from onegan.config import PRESETS
 from onegan.model_card import PHASES
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="OneGAN preset (default: paper)")
-    parser.add_argument("--classes", type=int, default=200, help="NC child classes (default: CUB's 200)")
-    parser.add_argument("--parents", type=int, default=20, help="NP parent classes (default: CUB's 20)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--flops-batch", type=int, default=1,
-                        help="batch at which one training step is run to count FLOPs, scaled linearly to the "
-                             "preset's batch (default: 1)")
-    parser.add_argument("--no-flops", action="store_true", help="parameters only (skips the training steps)")
+@dataclass(frozen=True)
+class DescribeOptions:
+    """What ``bench describe`` (and ``describe``) takes; field order is the help's order."""
+
+    preset: str = field(default="paper", metadata=cli("OneGAN preset (default: paper)", choices=sorted(PRESETS)))
+    classes: int = field(default=200, metadata=cli("NC child classes (default: CUB's 200)", type=int))
+    parents: int = field(default=20, metadata=cli("NP parent classes (default: CUB's 20)", type=int))
+    format: str = field(default="text", metadata=cli("text (an aligned table) or json", choices=("text", "json")))
+    flops_batch: int = field(default=1, metadata=cli(
+        "batch at which one training step is run to count FLOPs, scaled linearly to the preset's batch "
+        "(default: 1)", type=int))
+    flops: bool = field(default=True, metadata=cli("parameters only (skips the training steps)"))
+
+
+DEFAULTS = DescribeOptions()
 
 
 def _millions(n: int | None) -> str:
@@ -76,11 +83,16 @@ def render_text(card: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(args: argparse.Namespace) -> int:
+def describe(preset: str = DEFAULTS.preset, classes: int = DEFAULTS.classes, parents: int = DEFAULTS.parents,
+             format: str = DEFAULTS.format, flops_batch: int = DEFAULTS.flops_batch,
+             flops: bool = DEFAULTS.flops) -> dict[str, Any]:
+    """The API behind ``bench describe`` (the options of ``DescribeOptions``): print OneGAN's model card
+    at ``preset`` for NC = ``classes``, NP = ``parents`` (``format`` text or json) and return it;
+    ``flops`` False skips the training steps that count FLOPs."""
     from onegan.config import OneGANConfig
     from onegan.model_card import build_card
 
-    config = OneGANConfig.preset(args.preset, args.classes, args.parents)
-    card = build_card(config, measure_batch=None if args.no_flops else args.flops_batch)
-    print(json.dumps(card, indent=2) if args.format == "json" else render_text(card))
-    return 0
+    config = OneGANConfig.preset(preset, classes, parents)
+    card = build_card(config, measure_batch=flops_batch if flops else None)
+    print(json.dumps(card, indent=2) if format == "json" else render_text(card))
+    return card

@@ -7,6 +7,14 @@ per class (seeded), saves an atomic checkpoint after every epoch with the held-o
 returns its path. An epoch is the unit of resumption: each is reseeded, so a resumed run equals an
 uninterrupted one; a signal (SIGTERM, Ctrl-C, ...) stops the running epoch at the next batch and keeps
 the last epoch's checkpoint. The networks and the extractor are in ``benchmark.features.evaluator``.
+
+``bench train-evaluator`` calls ``train_evaluator_file`` (its options: ``EvaluatorOptions``):
+
+    bench train-evaluator --data PREPARED --arch {inception_v3,small} [--init FILE] [--epochs N]
+                          [--out FILE] [--seed 0]
+
+Rerunning resumes an unfinished checkpoint (``--restart`` replaces it); SIGTERM or Ctrl-C keeps the
+last finished epoch's checkpoint.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +39,14 @@ from benchmark.features.evaluator import (
     EvaluatorNet,
     EvaluatorOptionError,
     InvalidCheckpointError,
+    evaluator_summary,
     read_evaluator_checkpoint,
 )
 from benchmark.features.inception import file_digest
 from core.checkpoint_file import load_data_only
+from core.cli_options import cli
 from core.errors import MissingWeightsError, UserError
+from core.locking import path_lock
 from core.provenance import compute_environment, git_commit, package_versions
 from core.training_run import CheckpointPolicy, StepAbandoned, pick_device, run_loop, save_checkpoint, signal_pending
 from data_prep.datasets import ObjectImages
@@ -224,3 +235,50 @@ def train_evaluator(data: str | os.PathLike | Prepared, arch: str, out: str | os
              save=save, checkpoint_path=out, policy=CheckpointPolicy(every_iterations=1, every_minutes=None),
              progress=False, unit="epoch")
     return out
+
+
+def default_out(prepared_dir: str | os.PathLike, arch: str, seed: int) -> Path:
+    """``bench train-evaluator``'s checkpoint path when ``--out`` is not given."""
+    prepared = load_prepared(prepared_dir)
+    return Path("runs") / "evaluators" / f"{prepared.name}-{prepared.fingerprint[:8]}-{arch}-seed{seed}.pt"
+
+
+_PRESET_EPOCHS = ", ".join(f"{arch} {preset.epochs}" for arch, preset in EVALUATOR_PRESETS.items())
+
+
+@dataclass(frozen=True)
+class EvaluatorOptions:
+    """What ``bench train-evaluator`` (and ``train_evaluator_file``) takes; field order is the help's order."""
+
+    data: Path = field(metadata=cli("prepared dataset directory (bench prep)", type=Path))
+    arch: str = field(metadata=cli(
+        "inception_v3 (the paper's fine-tuned InceptionV3, GPU) or small (CPU, synthetic)", choices=ARCHS))
+    init: Path | None = field(default=None, metadata=cli(
+        "torchvision ImageNet inception_v3 weights to fine-tune from (default: from scratch)", type=Path))
+    epochs: int | None = field(default=None, metadata=cli(f"training epochs (default: {_PRESET_EPOCHS})", type=int))
+    lr: float | None = field(default=None, metadata=cli("learning rate (default: the arch's preset)", type=float))
+    batch_size: int | None = field(default=None, metadata=cli("batch size (default: the arch's preset)", type=int))
+    out: Path | None = field(default=None, metadata=cli(
+        "checkpoint path (default: runs/evaluators/<dataset>-<fingerprint>-<arch>-seed<seed>.pt)", type=Path))
+    seed: int = field(default=0, metadata=cli("seed of the held-out split and the training", type=int))
+    device: str | None = field(default=None, metadata=cli("torch device (default: cuda when available)"))
+    restart: bool = field(default=False, metadata=cli("delete the checkpoint at OUT and train anew"))
+
+
+def train_evaluator_file(data: str | os.PathLike, arch: str, init: str | os.PathLike | None = EvaluatorOptions.init,
+                         epochs: int | None = EvaluatorOptions.epochs, lr: float | None = EvaluatorOptions.lr,
+                         batch_size: int | None = EvaluatorOptions.batch_size,
+                         out: str | os.PathLike | None = EvaluatorOptions.out, seed: int = EvaluatorOptions.seed,
+                         device: str | None = EvaluatorOptions.device,
+                         restart: bool = EvaluatorOptions.restart) -> Path:
+    """The API behind ``bench train-evaluator`` (the options of ``EvaluatorOptions``): ``train_evaluator``
+    into ``out`` (default ``default_out``) under that file's lock, then print the checkpoint's summary
+    (epochs, held-out accuracy); returns its path."""
+    out = Path(out) if out is not None else default_out(data, arch, seed)
+    with path_lock(out, "training the evaluator classifier"):
+        path = train_evaluator(data, arch, out, init=init, epochs=epochs, seed=seed, lr=lr, batch_size=batch_size,
+                               device=device, restart=restart)
+    summary = evaluator_summary(path)
+    print(f"{path}: {summary['config']['arch']} evaluator, {summary['epoch']} epochs, held-out accuracy "
+          f"{summary['heldout_accuracy']:.4f} on {summary['heldout_count']} images")
+    return path

@@ -256,3 +256,19 @@ def describe() -> list[list[str]]:
         rows.append([m.name, m.task, m.title, "↑" if m.higher_is_better else "↓", tables or "-", tol,
                      m.computed_by_text])
     return rows
+
+
+@dataclass(frozen=True)
+class MetricsOptions:
+    """What ``bench metrics`` (and ``list_metrics``) takes: nothing."""
+
+
+def list_metrics() -> str:
+    """The API behind ``bench metrics``: print (and return) every declared metric as a table: its task,
+    column and direction, the tables that show it, its ``bench check`` tolerance and how it is computed."""
+    from tabulate import tabulate  # only the listing needs it
+
+    headers = ["metric", "task", "column", "dir", "tables", "check tolerance", "computed by"]
+    text = tabulate(describe(), headers=headers) + "\n"
+    print(text, end="")
+    return text

@@ -5,6 +5,13 @@ under (``benchmark.protocols``); records written before protocols existed read a
 Tables are rendered from these records only (StyleGAN2-ADA's metric logs); `bench run` appends
 to ``<out>/records.jsonl`` and skips cells whose every metric is already recorded. The records of a
 method scored from another program's files carry ``predictions_fingerprint`` (a hash of those files).
+
+``bench records repair [PATH ...]`` (``records``) moves unreadable lines of result (or loss) logs aside.
+``records.jsonl`` is append-only. A crash mid-append leaves a truncated last line, which readers skip
+and the next append removes (saying so). Any other corrupt line stops every reader with the file and
+line number instead of being dropped unseen; the repair moves such lines to ``<file>.bad`` (one JSON
+record per moved line: file, line number, text) and rewrites the file atomically without them, under
+the same lock the writers take.
 """
 
 from __future__ import annotations
@@ -16,11 +23,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import metric_registry
 from benchmark.protocols import LEGACY_TAG, tag_of
-from core.atomic import append_jsonl_lines, read_jsonl
+from core.atomic import append_jsonl_lines, bad_lines_path, read_jsonl, repair_jsonl
+from core.cli_options import cli
+from core.errors import UserError
 from core.locking import path_lock
 from core.provenance import compute_environment, git_commit, package_versions
 
@@ -126,3 +136,31 @@ def make_records(*, method: str, variant: str | None, dataset: str, dataset_fing
         "wall_time_s": round(wall_time_s, 3), "options": options or {}, "source": "measured",
         "timestamp": stamp, **(progress or {}),
     } for metric, value in values.items()]
+
+
+@dataclass(frozen=True)
+class RecordsOptions:
+    """What ``bench records`` (and ``records``) takes."""
+
+    action: str = field(default="repair", metadata=cli(
+        "repair: move corrupt lines of JSON-lines files to <file>.bad", positional=True, choices=["repair"]))
+    paths: tuple[str | Path, ...] = field(default=("results/latest",), metadata=cli(
+        f"JSON-lines files, or results directories holding {RECORDS_FILE} (default: results/latest)",
+        positional=True, nargs="*", metavar="PATH"))
+
+
+def records(action: str = RecordsOptions.action, paths: Iterable[str | Path] = RecordsOptions.paths) -> None:
+    """The API behind ``bench records ACTION`` (the options of ``RecordsOptions``); the one action,
+    ``repair``, repairs each of ``paths`` (a directory: its records.jsonl) and prints what it moved."""
+    if action != "repair":
+        raise UserError(f"unknown records action {action!r}; the one action is repair")
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            path = path / RECORDS_FILE
+        moved = repair_jsonl(path)
+        if moved:
+            lines = ", ".join(str(number) for number, _ in moved)
+            print(f"{path}: moved {len(moved)} corrupt line(s) (line {lines}) to {bad_lines_path(path)}")
+        else:
+            print(f"{path}: every line reads; nothing to repair")

@@ -14,7 +14,6 @@ only when ``--ablations`` (or ``--ablation-preset``) asks for them.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import time
@@ -41,12 +40,11 @@ from benchmark.methods import (
 from benchmark.presets import RunPreset, get_preset
 from benchmark.records import RecordStore, make_records
 from benchmark.run_context import RunContext
-from benchmark.run_options import ABLATION_REFERENCE, ABLATION_VARIANTS, ALL_TASKS, DEFAULTS, RunOptions
+from benchmark.run_options import ABLATION_REFERENCE, ABLATION_VARIANTS, ALL_TASKS, DEFAULTS
 from benchmark.table import summary_table
 from benchmark.tasks import TASK_CAPABILITY, TASKS, EvalOptions
 from benchmark.tasks.common import no_masks_hint, rows_with_masks
 from benchmark.training_progress import checkpoint_progress
-from core.cli_options import add_options, as_kwargs, options_from
 from core.contract import Method, TrainRequest
 from core.errors import UserError
 from core.locking import path_lock
@@ -351,11 +349,3 @@ def run(task: str = DEFAULTS.task, dataset: str = DEFAULTS.dataset, methods: str
     print(f"records: {ctx.store.path}")
     return records
 
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_options(parser, RunOptions)
-
-
-def main(args: argparse.Namespace) -> int:
-    run(**as_kwargs(options_from(args, RunOptions)))
-    return 0

@@ -17,7 +17,6 @@ Markdown (for the README and docs/) and plain text (the end-of-run summary).
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections import defaultdict
@@ -34,6 +33,7 @@ from benchmark.methods import METHODS, title_of
 from benchmark.records import RECORDS_FILE
 from benchmark.seed_spread import seed_std
 from core.atomic import read_jsonl, write_text_atomic
+from core.cli_options import cli
 from core.errors import UserError
 from onegan.config import ABLATION_ROWS
 
@@ -403,10 +403,49 @@ def load_records(results: str | Path) -> list[dict]:
     return [r for f in files for r in read_jsonl(f)]
 
 
-def table(results: str | Path = "results/latest", format: str = "markdown", tables: str = "1,2,3",
-          reported: str = "all", output: str | Path | None = None, *, out: str | Path | None = None) -> str:
-    """The API behind ``bench table`` (same names as the CLI flags); ``out`` is the deprecated name of
-    ``output`` (the file written; ``bench run --out`` is a folder)."""
+FORMATS = ("latex", "latex-fragment", "markdown", "plain")
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """What ``bench table`` (and ``table``) takes; field order is the help's order."""
+
+    results: str | Path = field(default="results/latest", metadata=cli("a records.jsonl or a directory of them"))
+    format: str = field(default="markdown", metadata=cli(
+        "latex: a standalone document; latex-fragment: the tables only, for \\input in a document that loads "
+        "booktabs and graphicx", choices=FORMATS))
+    tables: str = field(default="1,2,3", metadata=cli(
+        "comma list of the tables to render: 1 (generation), 2 (segmentation and clustering), 3 (ablations); "
+        "default all three"))
+    reported: str = field(default="all", metadata=cli(
+        "show the paper's reported rows beside the measured ones", choices=["all", "none"]))
+    output: str | Path | None = field(default=None, metadata=cli(
+        "write to this file instead of stdout", flag=("--output", "-o"), metavar="FILE"))
+    out: str | Path | None = field(default=None, metadata=cli(
+        "deprecated name of --output (bench run's --out is a folder, this one a file)", metavar="FILE"))
+    claims: bool = field(default=False, metadata=cli(
+        "only print the demo's claims on the records (mean − std over seeds against each floor; markdown)"))
+
+
+DEFAULTS = TableOptions()
+
+
+def table(results: str | Path = DEFAULTS.results, format: str = DEFAULTS.format, tables: str = DEFAULTS.tables,
+          reported: str = DEFAULTS.reported, output: str | Path | None = DEFAULTS.output, *,
+          out: str | Path | None = DEFAULTS.out, claims: bool = DEFAULTS.claims) -> str:
+    """The API behind ``bench table`` (the options of ``TableOptions``): the tables rendered from the
+    records under ``results``, written to ``output`` or else printed; returns the text. ``out`` is the
+    deprecated name of ``output`` (the file written; ``bench run --out`` is a folder). ``claims``: only
+    print (and return) the demo's claims on the records."""
+    if claims:
+        text = claims_text(load_records(results))
+        print(text or f"no OneGAN records under {results}")
+        return text
+    if out is not None:
+        print("bench table: --out is deprecated (it names a file, where bench run's --out names a folder); "
+              "use --output FILE", file=sys.stderr)
+        if output is not None:
+            raise UserError("give --output only (--out is its deprecated name)")
     output = output if output is not None else out
     if output is not None and Path(output).is_dir():
         raise UserError(f"{output} is a folder; bench table writes one file: give --output FILE "
@@ -418,6 +457,8 @@ def table(results: str | Path = "results/latest", format: str = "markdown", tabl
     text = render(build_tables(load_records(results), numbers, reported), format)
     if output:
         write_text_atomic(output, text)
+    else:
+        print(text, end="")
     return text
 
 
@@ -428,38 +469,3 @@ def summary_table(records: list[dict], fingerprint: str | None = None) -> str:
     return render(build_tables(chosen, ["1", "2", "3"], reported="none"), "plain") + (
         f"\nClaims [{protocols.PROTOCOLS[protocols.DEFAULT].tag}]\n{claims}\n" if claims else "")
 
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", default="results/latest", help="a records.jsonl or a directory of them")
-    parser.add_argument("--format", default="markdown", choices=["latex", "latex-fragment", "markdown", "plain"],
-                        help="latex: a standalone document; latex-fragment: the tables only, for \\input "
-                             "in a document that loads booktabs and graphicx")
-    parser.add_argument("--tables", default="1,2,3",
-                        help="comma list of the tables to render: 1 (generation), 2 (segmentation and "
-                             "clustering), 3 (ablations); default all three")
-    parser.add_argument("--reported", default="all", choices=["all", "none"],
-                        help="show the paper's reported rows beside the measured ones")
-    parser.add_argument("--output", "-o", default=None, metavar="FILE",
-                        help="write to this file instead of stdout")
-    parser.add_argument("--out", default=None, metavar="FILE",
-                        help="deprecated name of --output (bench run's --out is a folder, this one a file)")
-    parser.add_argument("--claims", action="store_true",
-                        help="only print the demo's claims on the records (mean − std over seeds against each "
-                             "floor; markdown)")
-
-
-def main(args: argparse.Namespace) -> int:
-    if args.claims:
-        text = claims_text(load_records(args.results))
-        print(text or f"no OneGAN records under {args.results}")
-        return 0
-    if args.out is not None:
-        print("bench table: --out is deprecated (it names a file, where bench run's --out names a folder); "
-              "use --output FILE", file=sys.stderr)
-        if args.output is not None:
-            raise UserError("give --output only (--out is its deprecated name)")
-    output = args.output if args.output is not None else args.out
-    text = table(args.results, args.format, args.tables, args.reported, output)
-    if not output:
-        print(text, end="")
-    return 0

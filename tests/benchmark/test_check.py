@@ -46,7 +46,7 @@ def _check_with_stage_result(monkeypatch, tmp_path, stage_ok):
         return stage_ok
 
     monkeypatch.setattr(check_module, "_stage", fake_stage)
-    return check_module.check(stages=("smoke",)), work
+    return check_module.check(stage="smoke"), work
 
 
 def test_temporary_work_dir_removed_when_nothing_regressed(monkeypatch, tmp_path):

@@ -144,19 +144,16 @@ def test_curve_summary_and_plot_show_each_method(tmp_path):
 
 def test_curve_summary_with_plot_redraws_from_records_only(tmp_path, capsys):
     """`bench curve --summary --plot PNG` prints the summary and draws the PNG, training nothing."""
-    import argparse
-
-    from benchmark import curve
+    from benchmark.cli import call_subcommand, subcommand_parser
 
     out = tmp_path / "curves" / "seed0"
     out.mkdir(parents=True)
     records = [_record("centred-box", "iou", 48.9), _record("onegan", "iou", 60.0, 1200, 9.0),
                _record("onegan", "acc", 0.33, 1200, 9.0)]
     (out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    parser = argparse.ArgumentParser()
-    curve.configure(parser)
+    _, parser = subcommand_parser("curve")
     args = parser.parse_args(["--summary", "--out", str(out), "--plot", str(tmp_path / "p.png"),
                               "--work", str(tmp_path / "no-work")])
-    assert curve.main(args) == 0
+    assert call_subcommand("curve", args) == 0
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| OneGAN" in capsys.readouterr().out and not (tmp_path / "no-work").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmark import run as run_module
-from benchmark.cli import subcommand_parser
+from benchmark.cli import call_subcommand, subcommand_parser
 from benchmark.run_options import DEFAULTS, RunOptions
 from core.cli_options import add_options, as_kwargs, cli, options_from
 from core.errors import UserError
@@ -26,25 +26,29 @@ def test_the_api_takes_exactly_the_declared_options_with_their_defaults():
 
 
 def test_bench_run_calls_the_api_with_what_it_parsed(monkeypatch):
-    module, parser = subcommand_parser("run")
+    _, parser = subcommand_parser("run")
     called = []
-    monkeypatch.setattr(module, "run", lambda **kwargs: called.append(kwargs) or [])
+    monkeypatch.setattr(run_module, "run", lambda **kwargs: called.append(kwargs) or [])
     monkeypatch.delenv("ONEGAN_INCEPTION_WEIGHTS", raising=False)
-    assert module.main(parser.parse_args([])) == 0
+
+    def main(args: argparse.Namespace) -> int:
+        return call_subcommand("run", args)
+
+    assert main(parser.parse_args([])) == 0
     assert called[-1] == {**as_kwargs(DEFAULTS), "checkpoints": {}}  # no --checkpoint: an empty map
     args = parser.parse_args(["--task", "clustering", "--preset", "smoke", "--checkpoint", "iic=a/b.pt",
                               "--checkpoint", "redo=c=d.pt", "--no-figures", "--force", "--ablations", "no-rm"])
-    module.main(args)
+    main(args)
     assert called[-1] == {**as_kwargs(DEFAULTS), "task": "clustering", "preset": "smoke", "force": True,
                           "checkpoints": {"iic": Path("a/b.pt"), "redo": Path("c=d.pt")}, "figures": False,
                           "ablations": "no-rm"}
     monkeypatch.setenv("ONEGAN_INCEPTION_WEIGHTS", "w.pth")
-    module.main(parser.parse_args([]))
+    main(parser.parse_args([]))
     assert called[-1]["inception_weights"] == "w.pth"
-    module.main(parser.parse_args(["--inception-weights", "mine.pth"]))
+    main(parser.parse_args(["--inception-weights", "mine.pth"]))
     assert called[-1]["inception_weights"] == "mine.pth"
     with pytest.raises(UserError, match="METHOD=PATH"):
-        module.main(parser.parse_args(["--checkpoint", "iic"]))
+        main(parser.parse_args(["--checkpoint", "iic"]))
     with pytest.raises(SystemExit):
         parser.parse_args(["--preset", "huge"])
 

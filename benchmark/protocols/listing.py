@@ -5,12 +5,22 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 
 from benchmark import protocols
+from core.cli_options import cli
 
 
-def listing(verbose: bool = False) -> str:
+@dataclass(frozen=True)
+class ProtocolsOptions:
+    """What ``bench protocols`` (and ``list_protocols``) takes."""
+
+    verbose: bool = field(default=False, metadata=cli("also print every convention of each protocol"))
+
+
+def list_protocols(verbose: bool = ProtocolsOptions.verbose) -> str:
+    """The API behind ``bench protocols`` (the options of ``ProtocolsOptions``): print (and return) each
+    protocol's tag, title, paper, repository, the files read and its tasks (``verbose``: every convention)."""
     lines = []
     for name in protocols.names():
         p = protocols.get(name)
@@ -22,13 +32,6 @@ def listing(verbose: bool = False) -> str:
         if verbose:
             lines += [f"    {key}: {value}" for key, value in p.describe().items()
                       if key not in ("protocol", "title", "source", "tasks")]
-    return "\n".join(lines) + "\n"
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--verbose", action="store_true", help="also print every convention of each protocol")
-
-
-def main(args: argparse.Namespace) -> int:
-    print(listing(args.verbose), end="")
-    return 0
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    return text
