@@ -49,11 +49,24 @@ def job_began(log: Path) -> float:
     raise ValueError(f"no submitit line in {log}")
 
 
-def previous_end(cell: dict, by_start: list[dict], submitted: float) -> float:
-    """When the slot this cell ran in freed up: the latest end of an earlier cell before its job began
-    (the submission for the first cells)."""
-    ends = [c["ended"] for c in by_start if c is not cell and c["ended"] <= cell["job_began"]]
-    return max(ends, default=submitted)
+def job_lines(cells: list[dict], submitted: float) -> list[str]:
+    """Per array task: Slurm + python start (submission, or the end of the task before it in its slot,
+    to submitit's first log line), imports and unpickling (to its first cell's start), and the gaps
+    between its cells when it runs several."""
+    tasks: dict[str, list[dict]] = {}
+    for cell in sorted(cells, key=lambda c: c["started"]):
+        tasks.setdefault(cell["job_id"], []).append(cell)
+    ends = {job: run[-1]["ended"] for job, run in tasks.items()}
+    lines = []
+    for job, run in sorted(tasks.items(), key=lambda item: item[1][0]["started"]):
+        began = run[0]["job_began"]
+        before = max((end for other, end in ends.items() if other != job and end <= began), default=submitted)
+        between = [b["started"] - a["ended"] for a, b in zip(run, run[1:], strict=False)]
+        names = ", ".join(f"{c['method']} seed {c['seed']}" for c in run)
+        lines.append(f"    task {job} ({names}): "
+                     f"{began - before:.1f} s / {run[0]['started'] - began:.1f} s"
+                     + (f"; between its cells {', '.join(f'{g:.1f}' for g in between)} s" if between else ""))
+    return lines
 
 
 def best_split(seconds: list[float]) -> float:
@@ -71,6 +84,7 @@ def main() -> None:
     parser.add_argument("--methods", default="redo,iic-seg")
     parser.add_argument("--task", default="segmentation")
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--cells-per-job", type=int, default=1, help="passed to the Slurm launch")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="cluster-scaling-"))
@@ -86,7 +100,8 @@ def main() -> None:
     load_before = os.getloadavg()
     inprocess = bench(["run", *grid, "--out", str(root / "a" / "out"), "--work", str(root / "a" / "work")])
     slurm = bench(["run", *grid, "--out", str(root / "b" / "out"), "--work", str(root / "b" / "work"),
-                   "--launcher", "slurm", "--parallel", "2", "--cpus", "1", "--poll-s", "1"])
+                   "--launcher", "slurm", "--parallel", "2", "--cpus", "1", "--poll-s", "1",
+                   "--cells-per-job", str(args.cells_per_job)])
     load_after = os.getloadavg()
     assert values(root / "a" / "out") == values(root / "b" / "out"), "the two launches recorded different values"
 
@@ -102,10 +117,10 @@ def main() -> None:
     last_end = max(c["ended"] for c in cells)
     for cell in cells:  # when submitit began in the job (its log's first line): before it, Slurm and python
         cell["job_began"] = job_began(jobs / cell["job_id"] / f"{cell['job_id']}_0_log.out")
-    in_array_order = sorted(cells, key=lambda c: int(c["job_id"].split("_")[1]))
-    slots = sorted(cells, key=lambda c: c["started"])
+    in_array_order = sorted(cells, key=lambda c: (int(c["job_id"].split("_")[1]), c.get("position", 0)))
     lines = [
-        f"# bench_cluster_scaling: {args.preset} grid ({args.methods}; seeds {args.seeds}; task {args.task}), "
+        f"# bench_cluster_scaling: {args.preset} grid ({args.methods}; seeds {args.seeds}; task {args.task}; "
+        f"--cells-per-job {args.cells_per_job}), "
         f"one thread per cell, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC",
         f"# load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (other processes share the machine "
         "when it is above ~0)",
@@ -122,11 +137,9 @@ def main() -> None:
         "  array order (longest first): " + ", ".join(f"{c['method']} seed {c['seed']}" for c in in_array_order),
         "  per cell (cell start to end): " + ", ".join(
             f"{c['method']} seed {c['seed']} {c['ended'] - c['started']:.1f} s" for c in cells),
-        "  per job, before its cell starts: Slurm + python start (submission or the previous task's end to "
-        "submitit's first log line) / imports and unpickling (to the cell's start):",
-        *[f"    {c['method']} seed {c['seed']} (task {c['job_id']}): "
-          f"{c['job_began'] - previous_end(c, slots, submitted):.1f} s / {c['started'] - c['job_began']:.1f} s"
-          for c in slots],
+        "  per array task: Slurm + python start (submission or the previous task's end to submitit's first "
+        "log line) / imports and unpickling (to its first cell's start):",
+        *job_lines(cells, submitted),
         f"  busy slot time (cells only): {sum(c['ended'] - c['started'] for c in cells):.1f} s over 2 slots; "
         f"best split of the cells' own times: {best_split([c['ended'] - c['started'] for c in cells]):.1f} s",
         "records: equal values in both launches",
