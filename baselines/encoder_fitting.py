@@ -229,6 +229,17 @@ class TwoPhaseRunState:
     modules: tuple[str, ...] = ("generator", "discriminators", "encoders")
     optimisers: tuple[str, ...] = ("opt_g", "opt_d", "opt_e")
 
+    def start_optimisers(self) -> None:
+        """Adam for the generator and the discriminators (the config's ``lr`` and ``betas``), the encoders'
+        optimiser (``make_encoder_optimizer``), and the counters of a run that has not started."""
+        config = self.config
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.discriminators.parameters(), lr=config.lr, betas=config.betas)
+        self.opt_e = make_encoder_optimizer(self.encoders, config.encoders)
+        self.gan_iteration = 0
+        self.encoder_iteration = 0
+        self.seconds = 0.0
+
     def state_dict(self) -> dict:
         from core.provenance import git_commit, package_versions
 

@@ -52,7 +52,6 @@ from baselines.encoder_fitting import (
     GeneratedBatch,
     TwoPhaseRunState,
     encoder_model_config,
-    make_encoder_optimizer,
     train_gan_then_encoders,
 )
 from baselines.gan_blocks import (
@@ -422,12 +421,7 @@ class _Run(TwoPhaseRunState):
         encoder_model = encoder_model_config(config.encoders.onegan_preset, nc, np_, config.image_size,
                                              config.z_dim)
         self.encoders = BaselineEncoders(encoder_model).to(device)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas)
-        self.opt_d = torch.optim.Adam(self.discriminators.parameters(), lr=config.lr, betas=config.betas)
-        self.opt_e = make_encoder_optimizer(self.encoders, config.encoders)
-        self.gan_iteration = 0
-        self.encoder_iteration = 0
-        self.seconds = 0.0
+        self.start_optimisers()
 
     def sample_codes(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         nc, np_ = self.meta["num_classes"], self.meta["num_parents"]
