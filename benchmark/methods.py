@@ -79,8 +79,9 @@ def parse_methods(text: str | None) -> list[str]:
     The list is split on commas; a ``key=value`` item (keys ``name``, ``masks``, ``clusters``,
     ``images``, ``conditions``) belongs to the ``external:`` spec before it, so
     ``centred-box,external:name=Mine,masks=DIR,kmeans-colour`` is three methods. Each external spec is
-    checked here (one line naming the problem); two methods of one name, unknown names and a
-    ``key=value`` without an ``external:`` before it are errors. Repeated built-in names count once."""
+    checked here (one line naming the problem); ``all`` is every built-in method; two methods of one
+    name, unknown names and a ``key=value`` without an ``external:`` before it are errors. Repeated
+    built-in names count once."""
     if not text:
         return list(DEFAULT_METHODS)
     from baselines.external import SPEC_KEYS, method_key
@@ -89,7 +90,9 @@ def parse_methods(text: str | None) -> list[str]:
     for token in (t.strip() for t in text.split(",")):
         if not token:
             continue
-        if is_external(token) or token in METHODS:
+        if token == "all":  # every built-in method (the demo's default leaves the Table 2 additions out)
+            names.extend(ALL_METHODS)
+        elif is_external(token) or token in METHODS:
             names.append(token)
         elif "=" in token and names and is_external(names[-1]):
             names[-1] += "," + token  # the spec's parse names an unknown key
@@ -97,7 +100,7 @@ def parse_methods(text: str | None) -> list[str]:
             raise UserError(f"--methods: {token!r} belongs to an external method; write external:name=NAME,"
                             f"{token} (see docs/external-methods.md)")
         else:
-            raise UserError(f"unknown method {token!r}; known: {', '.join(METHODS)} (or external:name=NAME,...)")
+            raise UserError(f"unknown method {token!r}; known: {', '.join(METHODS)}, all (or external:name=NAME,...)")
     seen: dict[str, str] = {}
     unique = []
     for name in names:

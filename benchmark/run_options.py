@@ -46,7 +46,8 @@ class RunOptions:
     methods: str | None = field(default=None, metadata=cli(
         f"comma list of {', '.join(METHODS)} and external methods, in any mix: "
         "external:name=NAME,masks=DIR,clusters=FILE,images=DIR (its key=value pairs stay together; see "
-        "docs/external-methods.md). Default: every known method"))
+        "docs/external-methods.md); all: every built-in method. Default: every method but JULE, DEPICT, WNet and "
+        "UISB, which run by name (or with all) to keep the demo short"))
     preset: str = field(default="tiny", metadata=cli(
         "the run's scale (benchmark/presets.py): smoke (CI, minutes; scores at most 200 images per task), tiny "
         "(the CPU demo, default), paper (600k iterations, a GPU)", choices=list(PRESETS)))

@@ -305,6 +305,9 @@ def print_plan(preset: RunPreset, cells: list[PlannedCell], options: LaunchOptio
     print(f"resources per cell: {resources.describe()}; partition {options.partition or '(default)'}"
           + (f"; sbatch {options.sbatch}" if options.sbatch else ""))
     print(f"GPU-hours of training (scoring not included): {rate}")
+    if any("generation" in supported_tasks(shim, c.method, c.tasks) or c.method == "kmeans-features" for c in cells):
+        print("first task of the array: the evaluator classifier (unless --evaluator gives one) and Table 1's "
+              "Dataset row, which the cells share")
     total, estimated, unestimated = 0.0, 0, 0
     for cell in cells:
         hours = None

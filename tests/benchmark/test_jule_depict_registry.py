@@ -23,3 +23,6 @@ def test_kept_out_of_the_demo_but_runnable_by_name() -> None:
     assert "jule" not in DEFAULT_METHODS and "depict" not in DEFAULT_METHODS
     assert "iic" in DEFAULT_METHODS and parse_methods(None) == list(DEFAULT_METHODS)
     assert parse_methods("jule,depict") == ["jule", "depict"]
+    every = parse_methods("all")
+    assert every == list(METHODS) and {"jule", "depict", "wnet", "uisb"} <= set(every) - set(DEFAULT_METHODS)
+    assert parse_methods("redo,all") == ["redo", *[name for name in METHODS if name != "redo"]]  # each once
