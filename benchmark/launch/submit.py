@@ -240,7 +240,8 @@ def launch(ctx: RunContext, cells: list[PlannedCell], options: LaunchOptions, de
                              submitted=time.time(), error=None, position=position, **cell)
         first = str(jobs[0].job_id).split("_")[0]
         count = sum(s.cell is not None for s in todo)
-        packed = f" in {len(jobs) - (count < len(todo))} jobs of up to {options.cells_per_job}" \
+        cell_jobs = len(jobs) - (count < len(todo))
+        packed = f" in {cell_jobs} job{'s' if cell_jobs != 1 else ''} of up to {options.cells_per_job}" \
             if options.cells_per_job > 1 else ""
         print(f"submitted {count} cell(s){packed}{' and the shared task first' if count < len(todo) else ''} "
               f"({resources.describe()} each, {options.parallel} at once) "

@@ -53,7 +53,7 @@ def test_cells_per_job_runs_the_grid_in_one_task_with_the_same_records(slurm_clu
     done = bench("run", *GRID, "--out", str(out), "--work", str(work), "--launcher", "slurm", "--cells-per-job", "2",
                  "--poll-s", "0.5")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "submitted 2 cell(s) in 1 jobs of up to 2" in done.stdout, done.stdout
+    assert "submitted 2 cell(s) in 1 job of up to 2" in done.stdout, done.stdout
     assert recorded_values(out) == recorded_values(inprocess_grid / "out")
     cells = registry(out)
     assert {c["job_id"] for c in cells.values()} == {next(iter(cells.values()))["job_id"]}, "one array task"
