@@ -30,6 +30,7 @@ from benchmark.launch.status import print_status, remember_plan
 from benchmark.methods import (
     BUILDERS,
     METHODS,
+    built_on_evaluator,
     is_external,
     obtain_method,
     parse_methods,
@@ -110,7 +111,7 @@ def shared_work_done(ctx: RunContext, generation: bool) -> bool:
 
 def _needs_evaluator(name: str, tasks: list[str]) -> bool:
     # k-means on the evaluator's features needs it for any task it is scored on
-    return "generation" in tasks or (name == "kmeans-features" and bool(tasks))
+    return "generation" in tasks or (built_on_evaluator(name) and bool(tasks))
 
 
 def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[str], seed: int,
@@ -137,7 +138,7 @@ def evaluate_cells(ctx: RunContext, name: str, variant: str | None, tasks: list[
         if not todo:
             print(f"{title}: {', '.join(supported)} already recorded")
             return external if external is not None else recorded_checkpoint(ctx.store.load(), base)
-        if ctx.evaluator is None and name == "kmeans-features":  # a launched cell: the shared task's
+        if ctx.evaluator is None and built_on_evaluator(name):  # a launched cell: the shared task's
             ctx.evaluator = ensure_evaluator(ctx, None)
         torch.manual_seed(seed)
         request = train_request(ctx, name, variant, seed)

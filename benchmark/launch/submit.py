@@ -27,7 +27,7 @@ from benchmark.launch.cells import JOBS_DIR, CellState, SharedWork, cell_state, 
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
 from benchmark.launch.options import LaunchOptions, grid_resources
 from benchmark.launch.order import cell_seconds, expected_seconds, longest_first, pack, shipped_seconds
-from benchmark.methods import BUILDERS, title_of
+from benchmark.methods import BUILDERS, built_on_evaluator, title_of
 from benchmark.presets import RunPreset
 from benchmark.run_context import RunContext
 from core.errors import UserError
@@ -261,6 +261,9 @@ def _cell_bundles(ctx: RunContext, todo: list[CellState], per_job: int) -> list[
     scale = {cell: scale_label(ctx, cell.variant) for cell in by_cell}
     measured = (cell_seconds(ctx.store.load()), shipped_seconds())
     ordered = longest_first(list(by_cell), scale, *measured)
+    # a cell built on the evaluator cannot begin before the shared task has trained it: last, so its
+    # slot does not wait on the evaluator's lock while other cells could run
+    ordered.sort(key=lambda cell: built_on_evaluator(cell.method))
     if per_job == 1:
         return [[by_cell[cell]] for cell in ordered]
     bundles = pack(ordered, expected_seconds(ordered, scale, *measured), per_job)
@@ -306,7 +309,7 @@ def print_plan(preset: RunPreset, cells: list[PlannedCell], options: LaunchOptio
     print(f"resources per cell: {resources.describe()}; partition {options.partition or '(default)'}"
           + (f"; sbatch {options.sbatch}" if options.sbatch else ""))
     print(f"GPU-hours of training (scoring not included): {rate}")
-    if any("generation" in supported_tasks(shim, c.method, c.tasks) or c.method == "kmeans-features" for c in cells):
+    if any("generation" in supported_tasks(shim, c.method, c.tasks) or built_on_evaluator(c.method) for c in cells):
         print("first task of the array: the evaluator classifier (unless --evaluator gives one) and Table 1's "
               "Dataset row, which the cells share")
     total, estimated, unestimated = 0.0, 0, 0

@@ -93,3 +93,20 @@ def test_pack_fills_as_few_jobs_as_the_cap_allows_balanced_by_expected_seconds()
                if all(sum(1 for j in assign if j == k) <= 2 for k in range(3)))
     assert totals[-1] == best
     assert pack(ordered, seconds, 1) == [[c] for c in ordered]
+
+
+def test_a_cell_built_on_the_evaluator_goes_last_even_when_measured_longest() -> None:
+    from types import SimpleNamespace
+
+    from benchmark.launch.cells import CellState
+    from benchmark.launch.submit import _cell_bundles
+
+    records = [_record("kmeans-features", 0, "clustering", "acc", "g1", 400.0, 100.0),  # measured longest
+               _record("redo", 0, "segmentation", "iou", "g2", 5.0, 75.0),
+               _record("iic-seg", 0, "segmentation", "iou", "g3", 5.0, 35.0)]
+    ctx = SimpleNamespace(store=SimpleNamespace(load=lambda: records), preset=SimpleNamespace(name="tiny"))
+    cells = [PlannedCell(m, None, 1, ("segmentation",)) for m in ("kmeans-features", "iic-seg", "redo")]
+    todo = [CellState(c, c.method, "to do") for c in cells]
+    assert [[s.cell.method for s in b] for b in _cell_bundles(ctx, todo, 1)] == [
+        ["redo"], ["iic-seg"], ["kmeans-features"]]
+    assert [s.cell.method for b in _cell_bundles(ctx, todo, 2) for s in b][-1] == "kmeans-features"
