@@ -143,6 +143,29 @@ def last_error_line(path: str | None) -> str:
     return (errors or lines or [""])[-1][:300]
 
 
+def _job_says(cell: PlannedCell | None, name: str, entry: dict, slurm: dict[str, str] | None,
+              starting: Callable[[], str]) -> CellState | None:
+    """Queued, running or failed, as the cell's job (the scheduler) and its registry entry tell; None
+    when neither tells anything (no entry, or a job that ended leaving the entry finished). ``starting()``:
+    what to say of a job that runs but whose cell has not begun (holds no lock yet), asked only then."""
+    job, log = entry.get("job_id"), entry.get("stderr")
+    state = job_state(entry, slurm) if entry else None
+    if state in ("PENDING", "REQUEUED"):
+        return CellState(cell, name, "queued", f"job {job}" + (" (requeued)" if entry.get("starts", 0) else ""), log)
+    if state is not None and entry.get("state") == "submitted" and entry.get("position", 0) > 0:
+        # a job of several cells (--cells-per-job) runs the ones before this one
+        return CellState(cell, name, "queued", f"job {job}, after {entry['position']} cell(s) of the same job", log)
+    if state is not None:
+        return CellState(cell, name, "running", f"job {job}, {starting()}", log)
+    if entry.get("state") == "failed":
+        return CellState(cell, name, "failed", entry.get("error") or last_error_line(log), log)
+    if entry.get("state") in ("submitted", "running"):
+        reason = last_error_line(log) or "no error in its log"
+        return CellState(cell, name, "failed", f"job {job} ended without a result (killed? out of memory?): {reason}",
+                         log)
+    return None
+
+
 def cell_state(ctx: RunContext, cell: PlannedCell, slurm: dict[str, str] | None) -> CellState:
     """Where ``cell`` stands now (see the module docstring)."""
     name = cell_id(ctx, cell)
@@ -157,22 +180,11 @@ def cell_state(ctx: RunContext, cell: PlannedCell, slurm: dict[str, str] | None)
     if is_held(ctx.store.claim_target(base)):
         where = f"job {job}, " if job and entry.get("state") == "running" else ""
         return CellState(cell, name, "running", where + training_detail(run_dir), log)
-    state = job_state(entry, slurm) if entry else None
-    if state == "PENDING" or state == "REQUEUED":
-        return CellState(cell, name, "queued", f"job {job}" + (" (requeued)" if entry.get("starts", 0) else ""), log)
-    if state is not None and entry.get("state") == "submitted" and entry.get("position", 0) > 0:
-        # a job of several cells (--cells-per-job) runs the ones before this one
-        return CellState(cell, name, "queued", f"job {job}, after {entry['position']} cell(s) of the same job", log)
-    if state is not None:  # the job runs but has not taken the cell's lock yet (starting up)
-        return CellState(cell, name, "running", f"job {job}, starting; {training_detail(run_dir)}", log)
+    said = _job_says(cell, name, entry, slurm, lambda: f"starting; {training_detail(run_dir)}")
+    if said is not None:
+        return said
     cut = [r for r in ctx.store.load() if all((r.get(k) or None) == (base.get(k) or None) for k in base)
            and r.get("cut_short") and r.get("resumable") is not False]
-    if entry.get("state") == "failed":
-        return CellState(cell, name, "failed", entry.get("error") or last_error_line(log), log)
-    if entry and entry.get("state") in ("submitted", "running"):
-        reason = last_error_line(log) or "no error in its log"
-        return CellState(cell, name, "failed", f"job {job} ended without a result (killed? out of memory?): {reason}",
-                         log)
     if cut:
         last = cut[-1]
         return CellState(cell, name, "cut short", f"trained {last.get('iterations_trained')}/"
@@ -193,18 +205,8 @@ class SharedWork:
 def shared_state(ctx: RunContext, done: bool, slurm: dict[str, str] | None) -> CellState:
     """Where the grid's shared task stands (``done``: what it makes exists), read as a cell's state is."""
     name = shared_id(ctx)
-    entry = read_entry(ctx.store.out_dir, name) or {}
-    log = entry.get("stderr")
     if done:
         return CellState(None, name, "done")
-    state = job_state(entry, slurm) if entry else None
-    if state in ("PENDING", "REQUEUED"):
-        return CellState(None, name, "queued", f"job {entry.get('job_id')}", log)
-    if state is not None:
-        return CellState(None, name, "running", f"job {entry.get('job_id')}", log)
-    if entry.get("state") == "failed":
-        return CellState(None, name, "failed", entry.get("error") or last_error_line(log), log)
-    if entry:
-        return CellState(None, name, "failed", f"job {entry.get('job_id')} ended without its result: "
-                         f"{last_error_line(log) or 'no error in its log'}", log)
-    return CellState(None, name, "to do")
+    entry = read_entry(ctx.store.out_dir, name) or {}
+    return _job_says(None, name, entry, slurm, lambda: "training the evaluator or scoring the Dataset row") or \
+        CellState(None, name, "to do")

@@ -72,10 +72,9 @@ def expected_seconds(cells: list[PlannedCell], scale: dict[PlannedCell, str], *m
     return {cell: expected(cell) for cell in cells}
 
 
-def longest_first(cells: list[PlannedCell], scale: dict[PlannedCell, str], *measured: dict) -> list[PlannedCell]:
-    """``cells`` ordered by expected duration (``expected_seconds``), longest first; cells never measured
-    first of all; ties keep the grid's order (``sorted`` is stable)."""
-    seconds = expected_seconds(cells, scale, *measured)
+def longest_first(cells: list[PlannedCell], seconds: dict[PlannedCell, float | None]) -> list[PlannedCell]:
+    """``cells`` ordered by expected duration (``seconds``, from ``expected_seconds``), longest first;
+    cells never measured first of all; ties keep the grid's order (``sorted`` is stable)."""
     return sorted(cells, key=lambda cell: -(math.inf if seconds[cell] is None else seconds[cell]))
 
 

@@ -23,14 +23,22 @@ import submitit
 
 from benchmark import protocols
 from benchmark.grid import PlannedCell, cell_fields, scale_label, supported_tasks, train_request
-from benchmark.launch.cells import JOBS_DIR, CellState, SharedWork, cell_state, shared_state, update_entry
+from benchmark.launch.cells import (
+    JOBS_DIR,
+    CellState,
+    SharedWork,
+    cell_state,
+    read_entry,
+    shared_state,
+    update_entry,
+)
 from benchmark.launch.estimate import measured_speed, onegan_gpu_hours
 from benchmark.launch.options import LaunchOptions, grid_resources
 from benchmark.launch.order import cell_seconds, expected_seconds, longest_first, pack, shipped_seconds
 from benchmark.methods import BUILDERS, built_on_evaluator, title_of
 from benchmark.presets import RunPreset
 from benchmark.run_context import RunContext
-from core.errors import UserError
+from core.errors import TrainingInterrupted, UserError
 from core.launching import make_executor, preflight, slurm_jobs, submit_jobs
 
 
@@ -90,7 +98,7 @@ class CellJob(submitit.helpers.Checkpointable):
             try:
                 _run_cell(spec)
             except Exception as err:
-                if len(self.specs) == 1 or type(err).__name__ == "TrainingInterrupted":
+                if len(self.specs) == 1 or isinstance(err, TrainingInterrupted):
                     raise  # a signal's deferred stop goes to submitit (requeue); one cell fails its job
                 failed.append(f"{spec.name}: {_one_line(err)}")  # the job's other cells still run
         if failed:
@@ -111,7 +119,7 @@ def _run_cell(spec: CellSpec) -> None:
         else:
             spec.evaluate(ctx, cell.method, cell.variant, list(cell.tasks), cell.seed, cell.checkpoint)
     except Exception as err:
-        if type(err).__name__ != "TrainingInterrupted":  # a signal's deferred stop, not a failure
+        if not isinstance(err, TrainingInterrupted):  # a signal's deferred stop, not a failure
             update_entry(spec.out, spec.name, state="failed", error=_one_line(err), ended=time.time())
         raise
     update_entry(spec.out, spec.name, state="finished", ended=time.time())
@@ -149,8 +157,6 @@ def _train_as_rank(spec: CellSpec) -> str:
 
 
 def _entry(spec: CellSpec) -> dict:
-    from benchmark.launch.cells import read_entry
-
     return read_entry(spec.out, spec.name) or {}
 
 
@@ -259,14 +265,14 @@ def _cell_bundles(ctx: RunContext, todo: list[CellState], per_job: int) -> list[
     into tasks of up to ``per_job`` with balanced expected totals (``benchmark/launch/order.py``)."""
     by_cell = {state.cell: state for state in todo}
     scale = {cell: scale_label(ctx, cell.variant) for cell in by_cell}
-    measured = (cell_seconds(ctx.store.load()), shipped_seconds())
-    ordered = longest_first(list(by_cell), scale, *measured)
+    seconds = expected_seconds(list(by_cell), scale, cell_seconds(ctx.store.load()), shipped_seconds())
+    ordered = longest_first(list(by_cell), seconds)
     # a cell built on the evaluator cannot begin before the shared task has trained it: last, so its
     # slot does not wait on the evaluator's lock while other cells could run
     ordered.sort(key=lambda cell: built_on_evaluator(cell.method))
     if per_job == 1:
         return [[by_cell[cell]] for cell in ordered]
-    bundles = pack(ordered, expected_seconds(ordered, scale, *measured), per_job)
+    bundles = pack(ordered, seconds, per_job)
     return [[by_cell[cell] for cell in bundle] for bundle in bundles]
 
 

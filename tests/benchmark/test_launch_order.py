@@ -8,7 +8,7 @@ import itertools
 import random
 
 from benchmark.grid import PlannedCell
-from benchmark.launch.order import cell_seconds, longest_first, pack, shipped_seconds
+from benchmark.launch.order import cell_seconds, expected_seconds, longest_first, pack, shipped_seconds
 
 
 def _record(method: str, seed: int, task: str, metric: str, group: str, wall: float, trained: float,
@@ -38,7 +38,7 @@ def test_longest_first_unknown_first_ties_keep_grid_order_first_table_wins() -> 
     scale = {c: "tiny" for c in cells}
     own = {("redo", None, "tiny"): 80.0}
     shipped = {("redo", None, "tiny"): 10.0, ("iic-seg", None, "tiny"): 40.0}
-    ordered = longest_first(cells, scale, own, shipped)
+    ordered = longest_first(cells, expected_seconds(cells, scale, own, shipped))
     assert [(c.method, c.seed) for c in ordered] == [
         ("wnet", 0), ("wnet", 1),          # never measured: first, in the grid's order
         ("redo", 0), ("redo", 1),          # the run's own 80 s wins over the shipped 10 s
@@ -61,7 +61,7 @@ def test_longest_first_is_within_four_thirds_of_the_best_schedule_by_brute_force
                      for _ in range(rng.randint(3, 7))]
         cells = [PlannedCell(f"m{i}", None, 0, ("segmentation",)) for i in range(len(durations))]
         table = {(c.method, None, "tiny"): d for c, d in zip(cells, durations, strict=True)}
-        ordered = longest_first(cells, {c: "tiny" for c in cells}, table)
+        ordered = longest_first(cells, expected_seconds(cells, {c: "tiny" for c in cells}, table))
         lpt = _array_makespan([table[(c.method, None, "tiny")] for c in ordered], 2)
         best = min(max(sum(d for d, side in zip(durations, split, strict=True) if side),
                        sum(d for d, side in zip(durations, split, strict=True) if not side))
